@@ -1,0 +1,115 @@
+/**
+ * The library's entry point: `loadModel` opens a checkpoint, moves its weights onto a backend
+ * and pairs it with the checkpoint's tokenizer.
+ */
+import { GemmaError } from '../errors.js';
+import { ggmlTypeName } from '../formats/ggml-types.js';
+import type { Backend } from '../backend/types.js';
+import { RefBackend } from '../backend/ref/ref-backend.js';
+import { openCheckpoint, type Checkpoint } from '../model/checkpoint.js';
+import type { GemmaConfig } from '../model/config.js';
+import { GemmaModel } from '../model/gemma.js';
+import { loadWeights } from '../model/weights.js';
+import { loadTokenizer } from '../tokenizer/load.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { generateTokens } from './generate.js';
+import { Session } from './session.js';
+import type { ChatMessage, GenerateOptions, GenerateResult, StreamChunk } from './types.js';
+
+export interface LoadOptions {
+  /** Worker threads for CPU backends (default: available cores). */
+  threads?: number;
+  /** Tokens a session holds (default and maximum: the model's context length, 8192 for Gemma 1). */
+  contextLength?: number;
+  onProgress?: (p: { loaded: number; total: number }) => void;
+  /** Compute backend; 'ref' is the plain TypeScript oracle. */
+  backend?: 'ref';
+}
+
+export interface ModelInfo {
+  format: Checkpoint['format'];
+  path: string;
+  tensorCount: number;
+  /** Tensor count per storage type name (F32, BF16, Q8_0, ...). */
+  types: Record<string, number>;
+  bytes: number;
+}
+
+export class Model {
+  readonly config: GemmaConfig;
+
+  constructor(private readonly gemma: GemmaModel, readonly tokenizer: Tokenizer, readonly info: ModelInfo,
+    contextLength: number) {
+    this.config = { ...gemma.config, contextLength };
+  }
+
+  get backend(): Backend {
+    return this.gemma.backend;
+  }
+
+  createSession(): Session {
+    return new Session(this.gemma, this.config.contextLength);
+  }
+
+  /** Prompt ids: plain text gets <bos> and may contain control tokens; chats use the template. */
+  encodePrompt(prompt: string | ChatMessage[]): number[] {
+    if (typeof prompt === 'string') return this.tokenizer.encode(prompt);
+    if (!Array.isArray(prompt)) throw new GemmaError('prompt must be a string or an array of chat messages');
+    return this.tokenizer.encodeChat(prompt, { addGenerationPrompt: true });
+  }
+
+  async generate(prompt: string | ChatMessage[], o: GenerateOptions = {}): Promise<GenerateResult> {
+    const it = this.run(prompt, o);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  async *stream(prompt: string | ChatMessage[], o: GenerateOptions = {}): AsyncGenerator<StreamChunk, GenerateResult> {
+    return yield* this.run(prompt, o);
+  }
+
+  private async *run(prompt: string | ChatMessage[], o: GenerateOptions): AsyncGenerator<StreamChunk, GenerateResult> {
+    const session = this.createSession();
+    try {
+      return yield* generateTokens(session, this.tokenizer, this.encodePrompt(prompt), o);
+    } finally {
+      session.dispose();
+    }
+  }
+
+  async dispose(): Promise<void> {
+    this.gemma.dispose();
+    await this.gemma.backend.dispose();
+  }
+}
+
+function createBackend(o: LoadOptions): Backend {
+  if (o.backend !== undefined && o.backend !== 'ref') throw new GemmaError(`unknown backend ${JSON.stringify(o.backend)}`);
+  return new RefBackend();
+}
+
+/** Loads an HF folder, a .safetensors file inside one, or a .gguf file. */
+export async function loadModel(source: string, options: LoadOptions = {}): Promise<Model> {
+  if (typeof source !== 'string' || source.length === 0) throw new GemmaError('loadModel needs a path to a model');
+  const ckpt = await openCheckpoint(source);
+  const backend = createBackend(options);
+  try {
+    const ctx = options.contextLength ?? ckpt.config.contextLength;
+    if (!Number.isInteger(ctx) || ctx < 1 || ctx > ckpt.config.contextLength) {
+      throw new GemmaError(`contextLength ${ctx} must be an integer in 1..${ckpt.config.contextLength} (the model's context length)`);
+    }
+    const tokenizer = await loadTokenizer(ckpt.tokenizerSource);
+    const weights = await loadWeights(ckpt, backend, options.onProgress);
+    const types: Record<string, number> = {};
+    for (const t of ckpt.tensors.values()) types[ggmlTypeName(t.type)] = (types[ggmlTypeName(t.type)] ?? 0) + 1;
+    const info: ModelInfo = { format: ckpt.format, path: ckpt.path, tensorCount: ckpt.tensors.size, types, bytes: ckpt.totalBytes };
+    return new Model(new GemmaModel(backend, ckpt.config, weights), tokenizer, info, ctx);
+  } catch (e) {
+    await backend.dispose();
+    throw e;
+  } finally {
+    await ckpt.close();
+  }
+}
