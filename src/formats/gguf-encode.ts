@@ -1,6 +1,6 @@
 import { GemmaError } from '../errors.js';
 import { tensorByteSize, type GgmlType } from './ggml-types.js';
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_LIMITS, GgufValueType, type GgufValue } from './gguf.js';
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_LIMITS, GgufValueType, type GgufValue } from './gguf-types.js';
 
 /*
  * Encoding side of GGUF v3 (ggml docs/gguf.md): the header, metadata and

@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { GemmaError } from '../errors.js';
 import { ggmlTypeName } from './ggml-types.js';
 import { encodeGgufHeader, type GgufMetadataEntry, type GgufTensorHeader, type GgufTensorLayout } from './gguf-encode.js';
-import { GGUF_DEFAULT_ALIGNMENT } from './gguf.js';
+import { GGUF_DEFAULT_ALIGNMENT } from './gguf-types.js';
 import { writeFileAtomically } from './node-io.js';
 
 export { gguf, type GgufMetadataEntry } from './gguf-encode.js';

@@ -158,7 +158,8 @@ export function encodeSafetensorsHeader(
   metadata?: Record<string, string>,
   where = 'safetensors',
 ): { header: Uint8Array; offsets: number[]; byteLengths: number[]; dataSize: number } {
-  const json: Record<string, unknown> = {};
+  // A null-prototype object, so a tensor named "__proto__" is stored like any other.
+  const json: Record<string, unknown> = Object.create(null);
   if (metadata && Object.keys(metadata).length > 0) json['__metadata__'] = metadata;
   const offsets: number[] = [];
   const byteLengths: number[] = [];
