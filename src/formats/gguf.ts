@@ -12,7 +12,7 @@ import {
   type GgufTensorInfo,
   type GgufValue,
 } from './gguf-types.js';
-import type { ByteSource } from './source.js';
+import { findOverlap, type ByteSource } from './source.js';
 
 export * from './gguf-types.js';
 
@@ -257,14 +257,8 @@ export async function readGguf(source: ByteSource): Promise<GgufFile> {
       throw r.fail(`tensor ${t.name}: data range ${t.offset}..${t.offset + t.byteLength} is outside the file (size ${source.size})`);
     }
   });
-  const sorted = [...tensors].sort((a, b) => a.offset - b.offset);
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1]!;
-    const cur = sorted[i]!;
-    if (cur.offset < prev.offset + prev.byteLength && cur.byteLength > 0) {
-      throw r.fail(`tensors ${prev.name} and ${cur.name} overlap`);
-    }
-  }
+  const overlap = findOverlap(tensors);
+  if (overlap) throw r.fail(`tensors ${overlap[0]} and ${overlap[1]} overlap`);
 
   return { source, version, metadata, metadataTypes, arrayItemTypes, tensors, alignment, dataOffset };
 }

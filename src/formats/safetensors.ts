@@ -1,5 +1,5 @@
 import { GemmaError } from '../errors.js';
-import type { ByteSource } from './source.js';
+import { findOverlap, type ByteSource } from './source.js';
 
 /*
  * safetensors layout (github.com/huggingface/safetensors, "Format"):
@@ -131,14 +131,8 @@ export async function readSafetensors(source: ByteSource): Promise<SafetensorsFi
     tensors.push({ name, dtype, shape: [...(shape as number[])], offset: dataStart + begin, byteLength, source });
   }
 
-  const sorted = [...tensors].sort((a, b) => a.offset - b.offset);
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1]!;
-    const cur = sorted[i]!;
-    if (cur.byteLength > 0 && cur.offset < prev.offset + prev.byteLength) {
-      throw fail(`tensors ${prev.name} and ${cur.name} overlap`);
-    }
-  }
+  const overlap = findOverlap(tensors);
+  if (overlap) throw fail(`tensors ${overlap[0]} and ${overlap[1]} overlap`);
   return { tensors, metadata };
 }
 

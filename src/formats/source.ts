@@ -43,3 +43,14 @@ export function bufferSource(bytes: Uint8Array, name = 'buffer'): ByteSource {
     },
   };
 }
+
+/** Names of two byte ranges that overlap (empty ranges never do), or undefined. */
+export function findOverlap(ranges: readonly { name: string; offset: number; byteLength: number }[]): [string, string] | undefined {
+  const sorted = ranges.filter((r) => r.byteLength > 0).sort((a, b) => a.offset - b.offset);
+  let furthest = sorted[0];
+  for (const cur of sorted.slice(1)) {
+    if (cur.offset < furthest!.offset + furthest!.byteLength) return [furthest!.name, cur.name];
+    if (cur.offset + cur.byteLength > furthest!.offset + furthest!.byteLength) furthest = cur;
+  }
+  return undefined;
+}

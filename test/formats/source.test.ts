@@ -3,7 +3,7 @@ import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GemmaError } from '../../src/errors.js';
 import { openFileSource } from '../../src/formats/file-source.js';
-import { bufferSource } from '../../src/formats/source.js';
+import { bufferSource, findOverlap } from '../../src/formats/source.js';
 import { makeTempDir } from './helpers.js';
 
 const dir = await makeTempDir();
@@ -52,5 +52,14 @@ describe('openFileSource', () => {
     expect(src.size).toBe(at + 100);
     expect([...(await src.read(at - 1, 5))]).toEqual([0, 7, 8, 9, 0]);
     await src.close();
+  });
+});
+
+describe('findOverlap', () => {
+  it('finds ranges that overlap any earlier range, ignoring empty ones', () => {
+    const r = (name: string, offset: number, byteLength: number) => ({ name, offset, byteLength });
+    expect(findOverlap([r('a', 0, 10), r('b', 10, 5), r('c', 15, 0), r('d', 15, 1)])).toBeUndefined();
+    expect(findOverlap([r('c', 30, 10), r('a', 0, 100), r('b', 10, 0)])).toEqual(['a', 'c']);
+    expect(findOverlap([r('a', 0, 8), r('b', 4, 8)])).toEqual(['a', 'b']);
   });
 });
