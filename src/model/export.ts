@@ -10,8 +10,7 @@ import path from 'node:path';
 import { GemmaError } from '../errors.js';
 import { f32ArrayToBf16, f32ArrayToF16 } from '../formats/dtype.js';
 import { GgmlType, ggmlTypeName } from '../formats/ggml-types.js';
-import { GgufValueType } from '../formats/gguf.js';
-import { writeGguf, type GgufMetadataEntry } from '../formats/gguf-writer.js';
+import { gguf, writeGguf, type GgufMetadataEntry } from '../formats/gguf-writer.js';
 import { writeShardedSafetensors, writeSafetensors } from '../formats/safetensors-writer.js';
 import type { GemmaConfig } from './config.js';
 import { canonicalToHf, gemmaTensorSpecs, type TensorSpec } from './tensor-names.js';
@@ -72,11 +71,10 @@ const GGUF_FILE_TYPE: Partial<Record<GgmlType, number>> = {
 
 /** The `gemma.*` and `general.*` metadata llama.cpp reads for this architecture. */
 export function gemmaGgufMetadata(c: GemmaConfig, type: GgmlType, name: string): GgufMetadataEntry[] {
-  const u32 = (key: string, value: number): GgufMetadataEntry => ({ key, type: GgufValueType.UINT32, value });
-  const f32 = (key: string, value: number): GgufMetadataEntry => ({ key, type: GgufValueType.FLOAT32, value });
+  const { u32, f32 } = gguf;
   return [
-    { key: 'general.architecture', type: GgufValueType.STRING, value: 'gemma' },
-    { key: 'general.name', type: GgufValueType.STRING, value: name },
+    gguf.str('general.architecture', 'gemma'),
+    gguf.str('general.name', name),
     u32('general.file_type', GGUF_FILE_TYPE[type] ?? 0),
     u32('gemma.context_length', c.contextLength),
     u32('gemma.embedding_length', c.hiddenSize),
