@@ -1,18 +1,16 @@
 /**
  * The token loop: prompt evaluation, sampling, stop conditions and streaming text.
- * Stops on <eos> (1) and <end_of_turn> (107), which instruction-tuned Gemma ends its turns
- * with, and on user stop strings, which may span token boundaries: text that could still be
+ * Stops on the vocabulary's <eos> (1) and <end_of_turn> (107), which instruction-tuned Gemma
+ * ends its turns with, and on user stop strings, which may span token boundaries: text that could still be
  * the start of a stop string is held back until it is known not to be one.
  */
 import { GemmaError } from '../errors.js';
 import { Rng, randomSeed } from '../sampling/rng.js';
 import { sample } from '../sampling/sampler.js';
-import type { Tokenizer } from '../tokenizer/index.js';
+import type { Tokenizer } from '../tokenizer/types.js';
 import type { Session } from './session.js';
 import type { GenerateOptions, GenerateResult, StreamChunk } from './types.js';
 
-export const EOS_ID = 1;
-export const END_OF_TURN_ID = 107;
 export const DEFAULT_MAX_TOKENS = 256;
 
 /** Holds back text that may be the beginning of a stop string. */
@@ -92,7 +90,7 @@ export async function* generateTokens(
   while (tokens.length < limit) {
     if (o.signal?.aborted) break;
     const token = sample(logits, o, rng);
-    if (!o.ignoreEos && (token === EOS_ID || token === END_OF_TURN_ID || token === tokenizer.eosId)) {
+    if (!o.ignoreEos && tokenizer.stopIds.includes(token)) {
       finishReason = 'stop';
       break;
     }

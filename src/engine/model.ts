@@ -11,7 +11,7 @@ import type { GemmaConfig } from '../model/config.js';
 import { GemmaModel } from '../model/gemma.js';
 import { loadWeights } from '../model/weights.js';
 import { loadTokenizer } from '../tokenizer/load.js';
-import type { Tokenizer } from '../tokenizer/index.js';
+import type { Tokenizer } from '../tokenizer/types.js';
 import { generateTokens } from './generate.js';
 import { Session } from './session.js';
 import type { ChatMessage, GenerateOptions, GenerateResult, StreamChunk } from './types.js';
@@ -29,10 +29,36 @@ export interface LoadOptions {
 export interface ModelInfo {
   format: Checkpoint['format'];
   path: string;
+  config: GemmaConfig;
   tensorCount: number;
   /** Tensor count per storage type name (F32, BF16, Q8_0, ...). */
   types: Record<string, number>;
+  /** Bytes of tensor data. */
   bytes: number;
+  /** Where the tokenizer comes from. */
+  tokenizer: string;
+}
+
+function describeCheckpoint(ckpt: Checkpoint): ModelInfo {
+  const types: Record<string, number> = {};
+  for (const t of ckpt.tensors.values()) types[ggmlTypeName(t.type)] = (types[ggmlTypeName(t.type)] ?? 0) + 1;
+  const tokenizer = ckpt.tokenizerSource === undefined
+    ? 'bundled Gemma 1 vocabulary (the checkpoint has none)'
+    : ckpt.format === 'gguf' ? 'GGUF metadata (tokenizer.ggml.*)' : `Hugging Face files in ${ckpt.tokenizerSource}`;
+  return {
+    format: ckpt.format, path: ckpt.path, config: ckpt.config, tensorCount: ckpt.tensors.size,
+    types, bytes: ckpt.totalBytes, tokenizer,
+  };
+}
+
+/** What `loadModel` would load, without reading any weights. */
+export async function inspectModel(source: string): Promise<ModelInfo> {
+  const ckpt = await openCheckpoint(source);
+  try {
+    return describeCheckpoint(ckpt);
+  } finally {
+    await ckpt.close();
+  }
 }
 
 export class Model {
@@ -102,10 +128,7 @@ export async function loadModel(source: string, options: LoadOptions = {}): Prom
     }
     const tokenizer = await loadTokenizer(ckpt.tokenizerSource);
     const weights = await loadWeights(ckpt, backend, options.onProgress);
-    const types: Record<string, number> = {};
-    for (const t of ckpt.tensors.values()) types[ggmlTypeName(t.type)] = (types[ggmlTypeName(t.type)] ?? 0) + 1;
-    const info: ModelInfo = { format: ckpt.format, path: ckpt.path, tensorCount: ckpt.tensors.size, types, bytes: ckpt.totalBytes };
-    return new Model(new GemmaModel(backend, ckpt.config, weights), tokenizer, info, ctx);
+    return new Model(new GemmaModel(backend, ckpt.config, weights), tokenizer, describeCheckpoint(ckpt), ctx);
   } catch (e) {
     await backend.dispose();
     throw e;

@@ -1,9 +1,6 @@
 import type { SamplingOptions } from '../sampling/sampler.js';
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
+export type { ChatMessage } from '../tokenizer/types.js';
 
 export interface GenerateOptions extends SamplingOptions {
   /** Most tokens to generate (default 256; never past the context length). */
