@@ -47,7 +47,7 @@ describe('bad checkpoints', () => {
     writeFileSync(path.join(d, 'config.json'), JSON.stringify({ model_type: 'gemma2', hidden_size: 64 }));
     await expectError(loadRef(d), /model_type is "gemma2".*only Gemma 1/);
     writeFileSync(path.join(d, 'config.json'), JSON.stringify({ model_type: 'gemma', vocab_size: 300, hidden_size: 64 }));
-    await expectError(loadRef(d), /field intermediate_size is missing/);
+    await expectError(loadRef(d), /field num_attention_heads is missing or not a number/);
   });
 
   it('truncated safetensors and GGUF files', async () => {
