@@ -41,11 +41,11 @@ export class BpeModel {
   private readonly mergeNew: Int32Array;
   readonly chunkAtSpaces: boolean;
   private cache = new Map<string, Int32Array>();
-  private sym = new Int32Array(256);
-  private nxt = new Int32Array(256);
-  private prv = new Int32Array(256);
-  private rank = new Int32Array(256);
-  private heap = new Float64Array(256);
+  private sym: Int32Array = new Int32Array(256);
+  private nxt: Int32Array = new Int32Array(256);
+  private prv: Int32Array = new Int32Array(256);
+  private rank: Int32Array = new Int32Array(256);
+  private heap: Float64Array = new Float64Array(256);
 
   constructor(spec: TokenizerSpec) {
     const { pieces, merges } = spec;

@@ -17,7 +17,7 @@ import { GemmaError } from '../errors.js';
 import { bytePieceValue } from './spec.js';
 
 const REPLACEMENT = '\ufffd';
-const utf8 = new TextDecoder('utf-8');
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export class PieceDecoder {
   /** Byte value per id, -1 for non-byte pieces. */
