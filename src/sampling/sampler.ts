@@ -79,6 +79,7 @@ function byLogit(a: Candidate, b: Candidate): number {
 export function sample(logits: Float32Array, options: SamplingOptions, rng: Rng): number {
   const o = { ...SAMPLING_DEFAULTS, ...options };
   if (o.temperature <= 0 || o.topK === 1) return argmax(logits);
+  if ((o.topK <= 0 || o.topK >= logits.length) && o.topP >= 1 && o.minP <= 0) return sampleFull(logits, o.temperature, rng);
   const c = filterCandidates(logits, o);
   softmaxInPlace(c, o.temperature);
   let r = rng.next();
@@ -87,4 +88,17 @@ export function sample(logits: Float32Array, options: SamplingOptions, rng: Rng)
     if (r < 0) return x.id;
   }
   return c[c.length - 1].id;
+}
+
+/** Draws from softmax(logits / temperature) over the whole vocabulary without sorting it. */
+function sampleFull(logits: Float32Array, temperature: number, rng: Rng): number {
+  const max = logits[argmax(logits)];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp((logits[i] - max) / temperature);
+  let r = rng.next() * sum;
+  for (let i = 0; i < logits.length; i++) {
+    r -= Math.exp((logits[i] - max) / temperature);
+    if (r < 0) return i;
+  }
+  return argmax(logits);
 }
