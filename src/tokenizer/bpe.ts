@@ -16,6 +16,7 @@
  * word-sized chunks whose results are cached. Output is identical to one BPE over the segment.
  */
 import type { TokenizerSpec } from './spec.js';
+import { PieceIndex } from './piece-index.js';
 import { bytePiece } from './spec.js';
 
 const SPACE = 0x2581;
@@ -47,17 +48,15 @@ export class BpeModel {
   private rank: Int32Array = new Int32Array(256);
   private heap: Float64Array = new Float64Array(256);
 
-  constructor(spec: TokenizerSpec) {
+  constructor(spec: TokenizerSpec, index = new PieceIndex(spec.pieces)) {
     const { pieces, merges } = spec;
-    const index = new Map<string, number>();
     for (let id = 0; id < pieces.length; id++) {
       const p = pieces[id]!;
-      if (!index.has(p)) index.set(p, id);
       const cp = p.codePointAt(0)!;
       if (p.length === 1) this.bmpIds[cp] = this.bmpIds[cp] === NONE ? id : this.bmpIds[cp]!;
       else if (p.length === 2 && cp > 0xffff && !this.astralIds.has(cp)) this.astralIds.set(cp, id);
     }
-    for (let b = 0; b < 256; b++) this.byteIds[b] = index.get(bytePiece(b)) ?? NONE;
+    for (let b = 0; b < 256; b++) this.byteIds[b] = index.get(bytePiece(b));
     this.unkId = spec.unkId;
     this.fuseUnk = spec.fuseUnk;
 
@@ -73,9 +72,9 @@ export class BpeModel {
     for (let r = 0; r < nm; r++) {
       const l = merges[2 * r]!;
       const rt = merges[2 * r + 1]!;
-      const merged = index.get(pieces[l]! + pieces[rt]!);
+      const merged = index.getConcat(l, rt);
       // HF refuses to load a merge whose result is not a piece; such a merge can never apply.
-      if (merged === undefined) continue;
+      if (merged === NONE) continue;
       this.mergeNew[r] = merged;
       // Like HF's HashMap built from the merges list, a repeated pair keeps its last rank.
       let h = hash(l, rt) & this.mask;

@@ -7,6 +7,7 @@
  */
 import { GemmaError } from '../errors.js';
 import { applyHfConfig, isObject, parseJsonText, type Json } from './hf-config.js';
+import { PieceIndex } from './piece-index.js';
 import type { AddedTokenSpec, TokenizerSpec } from './spec.js';
 import { GemmaTokenizer } from './tokenizer.js';
 
@@ -77,40 +78,45 @@ export function specFromHfJson(jsonIn: unknown, configIn?: unknown): TokenizerSp
 
   const added = readAdded(json);
   let size = 0;
-  for (const id of Object.values(vocab)) {
-    if (!Number.isInteger(id) || (id as number) < 0) fail('model.vocab ids must be non-negative integers');
-    size = Math.max(size, (id as number) + 1);
+  for (const piece in vocab) {
+    const id = vocab[piece];
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) fail('model.vocab ids must be non-negative integers');
+    if (id >= size) size = id + 1;
   }
   for (const t of added) size = Math.max(size, t.id + 1);
   if (size > 1 << 24) fail(`vocabulary of ${size} ids is implausibly large`);
   const pieces = new Array<string>(size);
-  for (const [piece, id] of Object.entries(vocab)) pieces[id as number] = piece;
+  for (const piece in vocab) pieces[vocab[piece] as number] = piece;
   // HF resolves an id through the added vocabulary first.
   for (const t of added) pieces[t.id] = t.content;
   for (let i = 0; i < size; i++) if (pieces[i] === undefined) fail(`token id ${i} has no piece`);
 
-  const index = new Map<string, number>();
-  for (const [piece, id] of Object.entries(vocab)) index.set(piece, id as number);
+  const index = new PieceIndex(pieces);
   const list = model.merges;
   if (!Array.isArray(list)) fail('model.merges must be an array');
   const merges = new Int32Array(list.length * 2);
-  list.forEach((m, r) => {
-    let parts: unknown[];
-    if (typeof m === 'string') parts = m.split(' ');
-    else if (Array.isArray(m)) parts = m;
-    else fail(`merge ${r} is neither "a b" nor ["a", "b"]`);
-    if (parts.length !== 2) fail(`merge ${r} ${JSON.stringify(m)} does not have two parts`);
-    const l = index.get(parts[0] as string);
-    const rt = index.get(parts[1] as string);
-    if (l === undefined || rt === undefined) fail(`merge ${r} ${JSON.stringify(m)} uses a piece that is not in the vocabulary`);
-    if (!index.has((parts[0] as string) + (parts[1] as string))) fail(`merge ${r} ${JSON.stringify(m)} produces a piece that is not in the vocabulary`);
+  for (let r = 0; r < list.length; r++) {
+    const m: unknown = list[r];
+    let l = -1;
+    let rt = -1;
+    if (typeof m === 'string') {
+      const sp = m.indexOf(' ');
+      if (sp < 0 || m.indexOf(' ', sp + 1) >= 0) fail(`merge ${r} ${JSON.stringify(m)} does not have two parts`);
+      l = index.getRange(m, 0, sp);
+      rt = index.getRange(m, sp + 1, m.length);
+    } else if (Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string') {
+      l = index.get(m[0]);
+      rt = index.get(m[1]);
+    } else fail(`merge ${r} is neither "a b" nor ["a", "b"]`);
+    if (l < 0 || rt < 0) fail(`merge ${r} ${JSON.stringify(m)} uses a piece that is not in the vocabulary`);
+    if (index.getConcat(l, rt) < 0) fail(`merge ${r} ${JSON.stringify(m)} produces a piece that is not in the vocabulary`);
     merges[2 * r] = l;
     merges[2 * r + 1] = rt;
-  });
+  }
 
   const unkName = model.unk_token;
-  const unkId = typeof unkName === 'string' ? (index.get(unkName) ?? -1) : -1;
-  const find = (name: string): number => pieces.indexOf(name);
+  const unkId = typeof unkName === 'string' ? index.get(unkName) : -1;
+  const find = (name: string): number => index.get(name);
   const spec: TokenizerSpec = {
     pieces,
     merges,

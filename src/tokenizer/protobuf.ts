@@ -111,8 +111,12 @@ export class ProtoReader {
 }
 
 export class ProtoWriter {
-  private buf = new Uint8Array(1 << 12);
+  private buf: Uint8Array;
   private len = 0;
+
+  constructor(capacity = 256) {
+    this.buf = new Uint8Array(capacity);
+  }
 
   private room(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -122,9 +126,17 @@ export class ProtoWriter {
   }
 
   private varint(v: number): void {
+    this.room(10);
+    if (v >= 0 && v <= 0x7fffffff) {
+      while (v > 0x7f) {
+        this.buf[this.len++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      this.buf[this.len++] = v;
+      return;
+    }
     // Negative int32 values are sign-extended to 64 bits: ten bytes.
     let x = v < 0 ? BigInt.asUintN(64, BigInt(v)) : BigInt(v);
-    this.room(10);
     do {
       const b = Number(x & 0x7fn);
       x >>= 7n;

@@ -86,9 +86,9 @@ export function tokenizerFromSentencePieceModel(bytes: Uint8Array, config?: unkn
 
 export function sentencePieceModelFromSpec(spec: TokenizerSpec): Uint8Array {
   const v = scoredVocabFromSpec(spec, WHAT, { userDefinedSpaces: false });
-  const model = new ProtoWriter();
+  const model = new ProtoWriter(1 << 22);
   for (let i = 0; i < v.pieces.length; i++) {
-    const p = new ProtoWriter().string(1, v.pieces[i]!).float(2, v.scores[i]!);
+    const p = new ProtoWriter(32).string(1, v.pieces[i]!).float(2, v.scores[i]!);
     if (v.types[i] !== PieceType.NORMAL) p.int(3, v.types[i]!);
     model.message(1, p);
   }

@@ -8,6 +8,7 @@
  * involving tabs depend on it.
  */
 import { GemmaError } from '../errors.js';
+import { PieceIndex } from './piece-index.js';
 
 /** Piece types as SentencePiece's ModelProto and GGUF's `tokenizer.ggml.token_type` number them. */
 export const PieceType = {
@@ -84,12 +85,6 @@ export function validateSpec(spec: TokenizerSpec, source: string): void {
   }
 }
 
-/** Code-unit offsets at which a string can be cut without splitting a surrogate pair. */
-function isCodePointBoundary(s: string, k: number): boolean {
-  const c = s.charCodeAt(k);
-  return !(c >= 0xdc00 && c <= 0xdfff && (s.charCodeAt(k - 1) & 0xfc00) === 0xd800);
-}
-
 /**
  * Merges implied by SentencePiece scores, exactly as HF transformers' `generate_merges`
  * (SentencePieceExtractor, used by GemmaConverter) derives them: every piece that splits into
@@ -97,28 +92,29 @@ function isCodePointBoundary(s: string, k: number): boolean {
  * (left id, right id); merges are then stably sorted by the score of the merged piece,
  * highest first, so pieces with equal scores keep id order.
  */
-export function mergesFromScores(pieces: readonly string[], scores: ArrayLike<number>): Int32Array {
-  const index = new Map<string, number>();
-  for (let i = 0; i < pieces.length; i++) index.set(pieces[i]!, i);
+export function mergesFromScores(pieces: readonly string[], scores: ArrayLike<number>, index = new PieceIndex(pieces)): Int32Array {
   const order = Array.from({ length: pieces.length }, (_, i) => i);
   order.sort((a, b) => scores[b]! - scores[a]! || a - b);
-  const out: number[] = [];
+  let out = new Int32Array(1 << 16);
+  let len = 0;
   const local: number[] = [];
+  const visit = (l: number, r: number): void => {
+    local.push(l, r);
+  };
   for (const id of order) {
-    const s = pieces[id]!;
-    if (s.length < 2 || index.get(s) !== id) continue;
+    if (pieces[id]!.length < 2 || index.get(pieces[id]!) !== id) continue;
     local.length = 0;
-    for (let k = 1; k < s.length; k++) {
-      if (!isCodePointBoundary(s, k)) continue;
-      const l = index.get(s.slice(0, k));
-      if (l === undefined) continue;
-      const r = index.get(s.slice(k));
-      if (r !== undefined) local.push(l, r);
-    }
+    index.forEachSplit(id, visit);
+    if (local.length === 0) continue;
     if (local.length > 2) sortPairs(local);
-    for (const x of local) out.push(x);
+    if (len + local.length > out.length) {
+      const bigger = new Int32Array(out.length * 2);
+      bigger.set(out);
+      out = bigger;
+    }
+    for (const x of local) out[len++] = x;
   }
-  return Int32Array.from(out);
+  return out.slice(0, len);
 }
 
 function sortPairs(flat: number[]): void {
@@ -139,12 +135,11 @@ function sortPairs(flat: number[]): void {
 export function scoresFromMerges(spec: TokenizerSpec): Float32Array {
   const n = spec.pieces.length;
   const firstRank = new Int32Array(n).fill(-1);
-  const index = new Map<string, number>();
-  spec.pieces.forEach((p, i) => index.set(p, i));
+  const index = new PieceIndex(spec.pieces);
   const nm = spec.merges.length / 2;
   for (let r = 0; r < nm; r++) {
-    const id = index.get(spec.pieces[spec.merges[2 * r]!]! + spec.pieces[spec.merges[2 * r + 1]!]!);
-    if (id !== undefined && firstRank[id] === -1) firstRank[id] = r;
+    const id = index.getConcat(spec.merges[2 * r]!, spec.merges[2 * r + 1]!);
+    if (id !== -1 && firstRank[id] === -1) firstRank[id] = r;
   }
   const scores = new Float32Array(n);
   for (let i = 0; i < n; i++) scores[i] = firstRank[i]! >= 0 ? -firstRank[i]! : -(nm + i);

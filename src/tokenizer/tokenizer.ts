@@ -7,6 +7,7 @@
 import { GemmaError } from '../errors.js';
 import { AddedTokenMatcher } from './added-tokens.js';
 import { BpeModel } from './bpe.js';
+import { PieceIndex } from './piece-index.js';
 import { renderChat } from './chat-template.js';
 import { PieceDecoder, createStreamDecoder, type StreamDecoder } from './decoder.js';
 import { validateSpec, type TokenizerSpec } from './spec.js';
@@ -34,7 +35,7 @@ export class GemmaTokenizer implements Tokenizer {
   private readonly bpe: BpeModel;
   private readonly matcher: AddedTokenMatcher;
   private readonly dec: PieceDecoder;
-  private pieceIndex: Map<string, number> | undefined;
+  private readonly pieceIndex: PieceIndex;
 
   constructor(
     readonly spec: TokenizerSpec,
@@ -44,7 +45,8 @@ export class GemmaTokenizer implements Tokenizer {
     this.vocabSize = spec.pieces.length;
     this.bosId = spec.bosId;
     this.eosId = spec.eosId;
-    this.bpe = new BpeModel(spec);
+    this.pieceIndex = new PieceIndex(spec.pieces);
+    this.bpe = new BpeModel(spec, this.pieceIndex);
     this.matcher = new AddedTokenMatcher(spec.addedTokens);
     const special = new Uint8Array(spec.pieces.length);
     for (const t of spec.addedTokens) if (t.special) special[t.id] = 1;
@@ -104,13 +106,9 @@ export class GemmaTokenizer implements Tokenizer {
   }
 
   pieceToId(piece: string): number | undefined {
-    if (!this.pieceIndex) {
-      this.pieceIndex = new Map();
-      this.spec.pieces.forEach((p, i) => {
-        if (!this.pieceIndex!.has(p)) this.pieceIndex!.set(p, i);
-      });
-    }
-    return this.pieceIndex.get(piece);
+    if (typeof piece !== 'string') return undefined;
+    const id = this.pieceIndex.get(piece);
+    return id >= 0 ? id : undefined;
   }
 
   isSpecial(id: number): boolean {

@@ -1,40 +1,35 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+/**
+ * 100% equality with HF's goldens from every vocabulary source: tokenizer.json (object and
+ * file/folder), the bundled default, and a SentencePiece model written by this library.
+ * The GGUF source is covered in gguf.test.ts.
+ */
+import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { tokenizerFromHfJson } from '../../src/tokenizer/hf-json.js';
-import type { Tokenizer } from '../../src/tokenizer/types.js';
-import { gemmaJson, goldens } from './helpers.js';
+import { loadTokenizer } from '../../src/tokenizer/load.js';
+import { tokenizerFromSentencePieceModel, tokenizerToSentencePieceModel } from '../../src/tokenizer/sentencepiece.js';
+import { GEMMA_CONFIG_PATH, GEMMA_JSON_PATH, checkGoldens, gemmaJson } from './helpers.js';
 
-function checkGoldens(name: string, load: () => Tokenizer | Promise<Tokenizer>): void {
-  describe(`goldens from ${name}`, () => {
-    let tok: Tokenizer;
-    beforeAll(async () => {
-      tok = await load();
-    });
-    it('encodes with and without BOS', () => {
-      let bad = 0;
-      for (const g of goldens.encode) {
-        const a = tok.encode(g.text);
-        const b = tok.encode(g.text, { addBos: false });
-        if (JSON.stringify(a) !== JSON.stringify(g.ids) || JSON.stringify(b) !== JSON.stringify(g.raw_no_special)) {
-          bad++;
-          if (bad < 4) expect({ text: g.text, ids: a }).toEqual({ text: g.text, ids: g.ids });
-        }
-      }
-      expect(bad).toBe(0);
-    });
-    it('decodes with and without special tokens', () => {
-      for (const g of goldens.decode) {
-        expect(tok.decode(g.ids)).toBe(g.text);
-        expect(tok.decode(g.ids, { skipSpecialTokens: true })).toBe(g.text_skip_special);
-      }
-    });
-    it('renders and encodes chats', () => {
-      for (const g of goldens.chats) {
-        expect(tok.applyChatTemplate(g.messages, { addGenerationPrompt: true })).toBe(g.text);
-        expect(tok.encodeChat(g.messages, { addGenerationPrompt: true })).toEqual(g.ids);
-        expect(tok.encode(g.text, { addBos: false })).toEqual(g.ids);
-      }
-    });
-  });
-}
+checkGoldens('tokenizer.json (parsed)', () => tokenizerFromHfJson(gemmaJson().json, gemmaJson().config));
 
-checkGoldens('tokenizer.json', () => tokenizerFromHfJson(gemmaJson().json, gemmaJson().config));
+checkGoldens('the bundled default vocabulary', () => loadTokenizer());
+
+checkGoldens('a HF folder on disk', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gemma-tok-'));
+  copyFileSync(GEMMA_JSON_PATH, join(dir, 'tokenizer.json'));
+  copyFileSync(GEMMA_CONFIG_PATH, join(dir, 'tokenizer_config.json'));
+  return loadTokenizer(dir);
+});
+
+checkGoldens('a tokenizer.model written by tokenizerToSentencePieceModel', () => {
+  const model = tokenizerToSentencePieceModel(tokenizerFromHfJson(gemmaJson().json, gemmaJson().config));
+  return tokenizerFromSentencePieceModel(model, gemmaJson().config);
+});
+
+checkGoldens('a tokenizer.model file with no tokenizer_config.json', async () => {
+  const model = tokenizerToSentencePieceModel(tokenizerFromHfJson(gemmaJson().json, gemmaJson().config));
+  const dir = mkdtempSync(join(tmpdir(), 'gemma-tok-'));
+  writeFileSync(join(dir, 'tokenizer.model'), model);
+  return loadTokenizer(join(dir, 'tokenizer.model'));
+});
