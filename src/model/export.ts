@@ -14,6 +14,7 @@ import { gguf, writeGguf, type GgufMetadataEntry } from '../formats/gguf-writer.
 import { writeShardedSafetensors, writeSafetensors } from '../formats/safetensors-writer.js';
 import type { GemmaConfig } from './config.js';
 import { canonicalToHf, gemmaTensorSpecs, type TensorSpec } from './tensor-names.js';
+import { QUANT_FORMATS, quantize } from '../quant/index.js';
 
 export type TensorProvider = (spec: TensorSpec) => Float32Array;
 
@@ -22,6 +23,7 @@ const encoders = new Map<GgmlType, (x: Float32Array) => Uint8Array>([
   [GgmlType.F32, (x) => new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength))],
   [GgmlType.F16, (x) => { const o = new Uint16Array(x.length); f32ArrayToF16(x, o); return new Uint8Array(o.buffer); }],
   [GgmlType.BF16, (x) => { const o = new Uint16Array(x.length); f32ArrayToBf16(x, o); return new Uint8Array(o.buffer); }],
+  ...[...QUANT_FORMATS.values()].filter((f) => f.storable).map((f): [GgmlType, (x: Float32Array) => Uint8Array] => [f.type, (x) => quantize(f.type, x)]),
 ]);
 
 export function registerEncoder(type: GgmlType, encode: (x: Float32Array) => Uint8Array): void {

@@ -1,14 +1,12 @@
 /**
  * Arithmetic shared by the block formats. ggml's reference quantizers (ggml-quants.c) run in
  * float32 without FMA contraction, so every float operation they perform is mirrored here as
- * a double operation followed by Math.fround: for +, −, ×, ÷ and sqrt on float32 operands the
+ * a double operation followed by Math.fround (each file binds it locally as `fr`): for +, −, ×, ÷ and sqrt on float32 operands the
  * double result rounded to float32 equals the float32 result (the double has more than twice
  * the bits). That is what makes our files byte-identical to llama.cpp's.
  */
 import { f16ToF32, f32ToF16 } from '../formats/dtype.js';
 import { GemmaError } from '../errors.js';
-
-export const fr = Math.fround;
 
 const scratch = new Float32Array(1);
 const scratchBits = new Int32Array(scratch.buffer);
@@ -19,7 +17,7 @@ const scratchBits = new Int32Array(scratch.buffer);
  * returns outside its asserted range |v| ≤ 4194303 (ggml is built without asserts).
  */
 export function nearestInt(v: number): number {
-  scratch[0] = v + 12582912;
+  scratch[0] = v + 12582912; // the store rounds to float32
   return (scratchBits[0]! & 0x007fffff) - 0x00400000;
 }
 
@@ -29,11 +27,22 @@ export function roundAway(v: number): number {
 }
 
 /** ggml's GROUP_MAX_EPS (1e-15f): groups with a smaller maximum count as all zero. */
-export const GROUP_MAX_EPS = fr(1e-15);
+export const GROUP_MAX_EPS = Math.fround(1e-15);
+
+let f16Table: Float32Array | undefined;
+
+/** All 65536 binary16 values (256 KiB, built on first use): decoding a scale is one load. */
+function f16Values(): Float32Array {
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Table[h] = f16ToF32(h);
+  }
+  return f16Table;
+}
 
 /** ggml_half at byte `o` (little-endian binary16). */
 export function readF16(b: Uint8Array, o: number): number {
-  return f16ToF32(b[o]! | (b[o + 1]! << 8));
+  return (f16Table ?? f16Values())[b[o]! | (b[o + 1]! << 8)]!;
 }
 
 /**

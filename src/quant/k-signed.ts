@@ -6,9 +6,10 @@
  * largest one (its sign included, so scales and d may be negative) and the elements are
  * re-quantized against the rounded scales.
  */
-import { type BlockDequantizer, type BlockQuantizer, fr, GROUP_MAX_EPS, nearestInt, readF16, writeF16 } from './common.js';
+import { type BlockDequantizer, type BlockQuantizer, GROUP_MAX_EPS, nearestInt, readF16, writeF16 } from './common.js';
 
 const QK_K = 256;
+const fr = Math.fround;
 const TENTH = fr(0.1);
 
 /** The signed value of largest magnitude among x[xo .. xo+n), first one on ties; 0 if all are zero. */

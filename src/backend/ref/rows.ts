@@ -5,6 +5,7 @@
 import { GgmlType, ggmlTypeName, GGML_TYPE_INFO } from '../../formats/ggml-types.js';
 import { bf16ArrayToF32, f16ArrayToF32 } from '../../formats/dtype.js';
 import { GemmaError } from '../../errors.js';
+import { dequantize, QUANT_FORMATS } from '../../quant/index.js';
 
 /** Decodes `count` consecutive elements of `type` starting at byte `byteOffset` of `bytes` into `out`. */
 export type RowDecoder = (bytes: Uint8Array, byteOffset: number, count: number, out: Float32Array) => void;
@@ -16,6 +17,7 @@ const decoders = new Map<GgmlType, RowDecoder>([
   }],
   [GgmlType.F16, (b, off, n, out) => f16ArrayToF32(u16View(b, off, n), out)],
   [GgmlType.BF16, (b, off, n, out) => bf16ArrayToF32(u16View(b, off, n), out)],
+  ...[...QUANT_FORMATS.keys()].map((type): [GgmlType, RowDecoder] => [type, (b, off, n, out) => dequantize(type, b, off, n, out)]),
 ]);
 
 function u16View(b: Uint8Array, off: number, n: number): Uint16Array {
