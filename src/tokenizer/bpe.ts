@@ -16,6 +16,7 @@
  * word-sized chunks whose results are cached. Output is identical to one BPE over the segment.
  */
 import type { TokenizerSpec } from './spec.js';
+import { CHUNK_HASH_MUL, ChunkCache } from './chunk-cache.js';
 import { PieceIndex } from './piece-index.js';
 import { bytePiece } from './spec.js';
 
@@ -24,7 +25,6 @@ const NONE = -1;
 /** Chunks up to this many code units are merged by linear scans instead of a heap. */
 const SMALL = 48;
 const CACHE_MAX_KEY = 64;
-const CACHE_MAX_ENTRIES = 200_000;
 const TWO32 = 4294967296;
 const SCRATCH_KEEP = 1 << 16;
 
@@ -41,7 +41,7 @@ export class BpeModel {
   private readonly mask: number;
   private readonly mergeNew: Int32Array;
   readonly chunkAtSpaces: boolean;
-  private cache = new Map<string, Int32Array>();
+  private readonly cache = new ChunkCache(CACHE_MAX_KEY);
   private sym: Int32Array = new Int32Array(256);
   private nxt: Int32Array = new Int32Array(256);
   private prv: Int32Array = new Int32Array(256);
@@ -100,38 +100,46 @@ export class BpeModel {
     }
   }
 
-  /** Appends the ids of a normalised segment (spaces already '▁') to `out`. */
-  encode(text: string, out: number[]): void {
-    if (!this.chunkAtSpaces) {
-      this.encodeChunk(text, out);
-      return;
-    }
-    let start = 0;
-    let i = text.indexOf('▁', 1);
-    while (i !== -1) {
-      if (text.charCodeAt(i - 1) !== SPACE) {
-        this.encodeChunk(text.slice(start, i), out);
-        start = i;
+  /**
+   * Appends the ids of `text[from, to)` to `out`. Gemma's normaliser (' ' → '▁') is applied on
+   * the fly: a space is read as '▁' when chunking and symbolising.
+   */
+  encode(text: string, from: number, to: number, out: number[]): void {
+    let start = from;
+    let h = 0;
+    if (this.chunkAtSpaces) {
+      let prevSpace = true;
+      for (let i = from; i < to; i++) {
+        const c = text.charCodeAt(i);
+        const space = c === 0x20 || c === SPACE;
+        if (space && !prevSpace) {
+          this.encodeChunk(text, start, i, h, out);
+          start = i;
+          h = 0;
+        }
+        prevSpace = space;
+        h = (Math.imul(h, CHUNK_HASH_MUL) + c) | 0;
       }
-      i = text.indexOf('▁', i + 1);
+    } else if (to - from <= CACHE_MAX_KEY) {
+      for (let i = from; i < to; i++) h = (Math.imul(h, CHUNK_HASH_MUL) + text.charCodeAt(i)) | 0;
     }
-    this.encodeChunk(start === 0 ? text : text.slice(start), out);
+    this.encodeChunk(text, start, to, h, out);
   }
 
-  private encodeChunk(chunk: string, out: number[]): void {
-    const cacheable = chunk.length <= CACHE_MAX_KEY;
-    if (cacheable) {
-      const hit = this.cache.get(chunk);
-      if (hit !== undefined) {
-        for (let k = 0; k < hit.length; k++) out.push(hit[k]!);
-        return;
-      }
+  /** BPE of `text[start, end)` (raw text), whose hash is `h` (only meaningful for cacheable lengths). */
+  private encodeChunk(text: string, start: number, end: number, h: number, out: number[]): void {
+    if (start === end) return;
+    const hit = this.cache.get(text, start, end, h);
+    if (hit !== undefined) {
+      for (let k = 0; k < hit.length; k++) out.push(hit[k]!);
+      return;
     }
+    const chunk = start === 0 && end === text.length ? text : text.slice(start, end);
     const n = this.symbolize(chunk);
     const head = n === 0 ? NONE : n <= SMALL ? this.mergeSmall(n) : this.mergeHeap(n);
     const sym = this.sym;
     const nxt = this.nxt;
-    if (!cacheable) {
+    if (chunk.length > CACHE_MAX_KEY) {
       for (let i = head; i !== NONE; i = nxt[i]!) out.push(sym[i]!);
       if (this.sym.length > SCRATCH_KEEP) this.resetScratch();
       return;
@@ -144,8 +152,7 @@ export class BpeModel {
       ids[count++] = sym[i]!;
       out.push(sym[i]!);
     }
-    if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache = new Map();
-    this.cache.set(chunk, ids);
+    this.cache.set(chunk, h, ids);
   }
 
   /** Fills `sym` with the initial symbols of `chunk` (HF `BPE::merge_word`); returns their count. */
@@ -156,6 +163,7 @@ export class BpeModel {
     for (let i = 0; i < chunk.length; i++) {
       if (n + 5 > sym.length) sym = this.grow(n + 5);
       let cp = chunk.charCodeAt(i);
+      if (cp === 0x20) cp = SPACE;
       let id: number;
       if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < chunk.length) {
         const lo = chunk.charCodeAt(i + 1);
@@ -233,7 +241,7 @@ export class BpeModel {
     }
   }
 
-  /** The same merge order with a binary min-heap keyed by rank·2³² + position: O(n log n). */
+  /** The same merge order with a 4-ary min-heap keyed by rank·2³² + position: O(n log n). */
   private mergeHeap(n: number): number {
     const { sym, nxt, prv } = this;
     let heap = this.heap;
@@ -246,7 +254,7 @@ export class BpeModel {
       }
       let i = size++;
       while (i > 0) {
-        const p = (i - 1) >> 1;
+        const p = (i - 1) >> 2;
         if (heap[p]! <= key) break;
         heap[i] = heap[p]!;
         i = p;
@@ -266,11 +274,19 @@ export class BpeModel {
       const last = heap[--size]!;
       let i = 0;
       for (;;) {
-        let c = 2 * i + 1;
-        if (c >= size) break;
-        if (c + 1 < size && heap[c + 1]! < heap[c]!) c++;
-        if (heap[c]! >= last) break;
-        heap[i] = heap[c]!;
+        const first = 4 * i + 1;
+        if (first >= size) break;
+        let c = first;
+        let min = heap[first]!;
+        const stop = first + 4 < size ? first + 4 : size;
+        for (let k = first + 1; k < stop; k++) {
+          if (heap[k]! < min) {
+            min = heap[k]!;
+            c = k;
+          }
+        }
+        if (min >= last) break;
+        heap[i] = min;
         i = c;
       }
       heap[i] = last;

@@ -65,7 +65,7 @@ export class GemmaTokenizer implements Tokenizer {
     if (addBos && this.bosId >= 0) out.push(this.bosId);
     for (const seg of this.matcher.split(text, parseSpecial, ranges)) {
       if (seg.id >= 0) out.push(seg.id);
-      else this.bpe.encode(text.slice(seg.start, seg.end).replaceAll(' ', '▁'), out);
+      else this.bpe.encode(text, seg.start, seg.end, out);
     }
     return out;
   }
