@@ -35,19 +35,25 @@ export interface ModelInfo {
   types: Record<string, number>;
   /** Bytes of tensor data. */
   bytes: number;
+  /** Number of weights (the tied embedding counted once). */
+  parameters: number;
   /** Where the tokenizer comes from. */
   tokenizer: string;
 }
 
 function describeCheckpoint(ckpt: Checkpoint): ModelInfo {
   const types: Record<string, number> = {};
-  for (const t of ckpt.tensors.values()) types[ggmlTypeName(t.type)] = (types[ggmlTypeName(t.type)] ?? 0) + 1;
+  let parameters = 0;
+  for (const t of ckpt.tensors.values()) {
+    types[ggmlTypeName(t.type)] = (types[ggmlTypeName(t.type)] ?? 0) + 1;
+    parameters += t.shape.reduce((a, b) => a * b, 1);
+  }
   const tokenizer = ckpt.tokenizerSource === undefined
     ? 'bundled Gemma 1 vocabulary (the checkpoint has none)'
     : ckpt.format === 'gguf' ? 'GGUF metadata (tokenizer.ggml.*)' : `Hugging Face files in ${ckpt.tokenizerSource}`;
   return {
     format: ckpt.format, path: ckpt.path, config: ckpt.config, tensorCount: ckpt.tensors.size,
-    types, bytes: ckpt.totalBytes, tokenizer,
+    types, bytes: ckpt.totalBytes, parameters, tokenizer,
   };
 }
 

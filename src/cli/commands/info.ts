@@ -2,6 +2,10 @@ import type { Command } from 'commander';
 import { inspectModel } from '../../engine/model.js';
 import { formatBytes, type CliIo } from '../io.js';
 
+function formatCount(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(2)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${n}`;
+}
+
 export function register(program: Command, io: CliIo): void {
   program.command('info')
     .description('print a model\'s configuration, tensors and tokenizer without loading its weights')
@@ -27,6 +31,7 @@ export function register(program: Command, io: CliIo): void {
         `rms eps:     ${c.rmsNormEps}`,
         `rope theta:  ${c.ropeTheta}`,
         `tensors:     ${info.tensorCount} (${Object.entries(info.types).map(([t, n]) => `${n} ${t}`).join(', ')})`,
+        `parameters:  ${formatCount(info.parameters)}`,
         `size:        ${formatBytes(info.bytes)}`,
         `tokenizer:   ${info.tokenizer}`,
       ];
