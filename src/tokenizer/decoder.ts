@@ -67,7 +67,7 @@ export class PieceDecoder {
   }
 }
 
-export function decodeByteRun(bytes: readonly number[]): string {
+function decodeByteRun(bytes: readonly number[]): string {
   return utf8Scan(bytes, 0) === bytes.length ? utf8.decode(Uint8Array.from(bytes)) : REPLACEMENT.repeat(bytes.length);
 }
 

@@ -23,6 +23,7 @@ import { markSpecial } from './hf-config.js';
 import { scoredVocabFromSpec, specFromScoredVocab } from './scored-vocab.js';
 import { PieceType, type TokenizerSpec } from './spec.js';
 import { GemmaTokenizer } from './tokenizer.js';
+import type { Tokenizer } from './types.js';
 
 const WHAT = 'GGUF tokenizer metadata';
 const K = 'tokenizer.ggml.';
@@ -89,7 +90,7 @@ export function tokenizerFromGgufMetadata(meta: Map<string, unknown>): GemmaToke
 }
 
 /** The tokenizer.* entries for a GGUF file, following llama.cpp's conventions (see above). */
-export function tokenizerToGgufMetadata(tok: GemmaTokenizer): GgufMetadataEntry[] {
+export function tokenizerToGgufMetadata(tok: Tokenizer): GgufMetadataEntry[] {
   if (!(tok instanceof GemmaTokenizer)) throw new GemmaError('tokenizerToGgufMetadata needs a tokenizer created by this library');
   const spec = tok.spec;
   const v = scoredVocabFromSpec(spec, WHAT, { userDefinedSpaces: true });

@@ -29,7 +29,7 @@ function tokenName(v: unknown): string | undefined {
 }
 
 /** HF allows a single template or a list of named ones; the one named "default" is used. */
-export function chatTemplateOf(config: Json, what: string): string | null | undefined {
+function chatTemplateOf(config: Json, what: string): string | null | undefined {
   const t = config.chat_template;
   if (t === undefined || t === null) return undefined;
   if (typeof t === 'string') return t;
@@ -38,11 +38,6 @@ export function chatTemplateOf(config: Json, what: string): string | null | unde
     if (isObject(named) && typeof named.template === 'string') return named.template;
   }
   throw new GemmaError(`${what}: chat_template must be a string or a list of {name, template}`);
-}
-
-/** Ids of the conventional Gemma token names, used when no config names them. */
-export function idOf(pieces: readonly string[], piece: string): number {
-  return pieces.indexOf(piece);
 }
 
 /**

@@ -19,6 +19,7 @@ import { ProtoReader, ProtoWriter } from './protobuf.js';
 import { specFromScoredVocab, scoredVocabFromSpec } from './scored-vocab.js';
 import { PieceType, type TokenizerSpec } from './spec.js';
 import { GemmaTokenizer } from './tokenizer.js';
+import type { Tokenizer } from './types.js';
 
 const WHAT = 'tokenizer.model';
 const BPE = 2;
@@ -105,7 +106,7 @@ export function sentencePieceModelFromSpec(spec: TokenizerSpec): Uint8Array {
 }
 
 /** Serialises a tokenizer as a SentencePiece BPE ModelProto that loads back identically. */
-export function tokenizerToSentencePieceModel(tok: GemmaTokenizer): Uint8Array {
+export function tokenizerToSentencePieceModel(tok: Tokenizer): Uint8Array {
   if (!(tok instanceof GemmaTokenizer)) throw new GemmaError('tokenizerToSentencePieceModel needs a tokenizer created by this library');
   return sentencePieceModelFromSpec(tok.spec);
 }

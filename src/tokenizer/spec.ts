@@ -49,7 +49,7 @@ export interface TokenizerSpec {
   chatTemplate: string | null;
 }
 
-export const BYTE_PIECE = /^<0x([0-9A-Fa-f]{2})>$/;
+const BYTE_PIECE = /^<0x([0-9A-Fa-f]{2})>$/;
 
 /** Byte value of a `<0xHH>` piece, else -1 (the test HF's ByteFallback decoder applies). */
 export function bytePieceValue(piece: string): number {

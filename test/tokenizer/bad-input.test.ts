@@ -8,7 +8,6 @@ import { tokenizerFromGgufMetadata } from '../../src/tokenizer/gguf-vocab.js';
 import { tokenizerFromHfJson } from '../../src/tokenizer/hf-json.js';
 import { loadTokenizer } from '../../src/tokenizer/load.js';
 import { tokenizerFromSentencePieceModel, tokenizerToSentencePieceModel } from '../../src/tokenizer/sentencepiece.js';
-import type { GemmaTokenizer } from '../../src/tokenizer/tokenizer.js';
 import type { Tokenizer } from '../../src/tokenizer/types.js';
 
 function expectGemmaError(fn: () => unknown, pattern: RegExp): void {
@@ -120,8 +119,13 @@ describe('bad input', () => {
   });
 
   it('rejects a truncated real tokenizer.model', async () => {
-    const model = tokenizerToSentencePieceModel((await loadTokenizer()) as GemmaTokenizer);
+    const model = tokenizerToSentencePieceModel(await loadTokenizer());
     expectGemmaError(() => tokenizerFromSentencePieceModel(model.subarray(0, model.length - 7)), /corrupt/);
+  });
+
+  it('refuses to serialise tokenizers it did not create', () => {
+    const fake = { ...tok } as Tokenizer;
+    expectGemmaError(() => tokenizerToSentencePieceModel(fake), /created by this library/);
   });
 
   it('rejects bad GGUF tokenizer metadata', () => {
