@@ -53,7 +53,7 @@ export class BpeModel {
     for (let id = 0; id < pieces.length; id++) {
       const p = pieces[id]!;
       const cp = p.codePointAt(0)!;
-      if (p.length === 1) this.bmpIds[cp] = this.bmpIds[cp] === NONE ? id : this.bmpIds[cp]!;
+      if (p.length === 1 && this.bmpIds[cp] === NONE) this.bmpIds[cp] = id;
       else if (p.length === 2 && cp > 0xffff && !this.astralIds.has(cp)) this.astralIds.set(cp, id);
     }
     for (let b = 0; b < 256; b++) this.byteIds[b] = index.get(bytePiece(b));

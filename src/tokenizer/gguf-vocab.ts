@@ -18,8 +18,7 @@
 import { GemmaError } from '../errors.js';
 import type { GgufMetadataEntry } from '../formats/gguf-encode.js';
 import { GgufValueType } from '../formats/gguf-types.js';
-import { GEMMA_TURN_MARKERS } from './sentencepiece.js';
-import { markSpecial } from './hf-config.js';
+import { GEMMA_TURN_MARKERS, markSpecial } from './hf-config.js';
 import { scoredVocabFromSpec, specFromScoredVocab } from './scored-vocab.js';
 import { PieceType, type TokenizerSpec } from './spec.js';
 import { GemmaTokenizer } from './tokenizer.js';

@@ -8,6 +8,9 @@ import type { AddedTokenSpec, TokenizerSpec } from './spec.js';
 
 export type Json = Record<string, unknown>;
 
+/** Gemma's turn markers are special in HF through tokenizer_config.json; without one, assume so. */
+export const GEMMA_TURN_MARKERS = ['<start_of_turn>', '<end_of_turn>'];
+
 export function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

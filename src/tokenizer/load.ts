@@ -108,25 +108,29 @@ async function loadFile(path: string): Promise<Tokenizer> {
     throw fileError(path, e);
   });
   const config = await readOptionalConfig(dirname(path));
-  try {
-    if (kind === 'json') return tokenizerFromHfJson(bytes.toString('utf8'), config);
-    return tokenizerFromSentencePieceModel(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), config);
-  } catch (e) {
-    if (e instanceof GemmaError && !e.message.startsWith(path)) throw new GemmaError(`${path}: ${e.message}`, { cause: e });
-    throw e;
-  }
+  return namingPath(path, async () =>
+    kind === 'json'
+      ? tokenizerFromHfJson(bytes.toString('utf8'), config)
+      : tokenizerFromSentencePieceModel(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), config),
+  );
 }
 
 async function loadGguf(path: string): Promise<Tokenizer> {
   const source = await openFileSource(path);
   try {
-    const file = await readGguf(source);
-    return tokenizerFromGgufMetadata(file.metadata);
+    return await namingPath(path, async () => tokenizerFromGgufMetadata((await readGguf(source)).metadata));
+  } finally {
+    await source.close();
+  }
+}
+
+/** Prefixes the file path to GemmaErrors that do not name it yet. */
+async function namingPath<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
   } catch (e) {
     if (e instanceof GemmaError && !e.message.startsWith(path)) throw new GemmaError(`${path}: ${e.message}`, { cause: e });
     throw e;
-  } finally {
-    await source.close();
   }
 }
 

@@ -14,7 +14,7 @@
  * to '▁', no dummy prefix) is applied to every model.
  */
 import { GemmaError } from '../errors.js';
-import { applyHfConfig } from './hf-config.js';
+import { GEMMA_TURN_MARKERS, applyHfConfig } from './hf-config.js';
 import { ProtoReader, ProtoWriter } from './protobuf.js';
 import { specFromScoredVocab, scoredVocabFromSpec } from './scored-vocab.js';
 import { PieceType, type TokenizerSpec } from './spec.js';
@@ -24,9 +24,6 @@ import type { Tokenizer } from './types.js';
 const WHAT = 'tokenizer.model';
 const BPE = 2;
 const MODEL_TYPES: Record<number, string> = { 1: 'Unigram', 2: 'BPE', 3: 'Word', 4: 'Char' };
-
-/** Gemma's turn markers are special in HF through tokenizer_config.json; without one, assume so. */
-export const GEMMA_TURN_MARKERS = ['<start_of_turn>', '<end_of_turn>'];
 
 export function specFromSentencePieceModel(bytes: Uint8Array, config?: unknown): TokenizerSpec {
   if (!(bytes instanceof Uint8Array)) throw new GemmaError(`${WHAT}: expected bytes (Uint8Array)`);
