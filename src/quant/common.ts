@@ -52,7 +52,7 @@ export function readF16(b: Uint8Array, o: number): number {
 export function writeF16(b: Uint8Array, o: number, v: number, what: string): number {
   const h = f32ToF16(v);
   if ((h & 0x7c00) === 0x7c00) {
-    throw new GemmaError(`${what}: block scale ${v} does not fit in float16 (values too large for this type)`);
+    throw new GemmaError(`${what}: block scale ${v} overflows float16; the values are too large for this type`);
   }
   b[o] = h & 0xff;
   b[o + 1] = h >>> 8;

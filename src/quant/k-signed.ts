@@ -6,6 +6,7 @@
  * largest one (its sign included, so scales and d may be negative) and the elements are
  * re-quantized against the rounded scales.
  */
+import { GemmaError } from '../errors.js';
 import { type BlockDequantizer, type BlockQuantizer, GROUP_MAX_EPS, nearestInt, readF16, writeF16 } from './common.js';
 
 const QK_K = 256;
@@ -116,10 +117,14 @@ function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: I
 const Ls = new Int8Array(QK_K);
 const scales16 = new Float32Array(16);
 
-/** Index and value of the sub-block scale of largest magnitude (first on ties). */
-function maxScale(): number {
+/**
+ * The sub-block scale of largest magnitude (first on ties). Values beyond ~1e19 overflow x² in
+ * the float32 fit and give NaN scales, which ggml would silently store as an all-zero block.
+ */
+function maxScale(what: string): number {
   let amax = 0, max = 0;
   for (let j = 0; j < 16; j++) {
+    if (Number.isNaN(scales16[j])) throw new GemmaError(`${what}: the values are too large for this type (float32 overflow)`);
     if (Math.abs(scales16[j]!) > amax) { amax = Math.abs(scales16[j]!); max = scales16[j]!; }
   }
   return max;
@@ -152,7 +157,7 @@ export const quantizeQ6_K: BlockQuantizer = (x, xo, nBlocks, y, yo, what) => {
   for (let i = 0; i < nBlocks; i++, xo += QK_K, yo += 210) {
     y.fill(0, yo, yo + 210);
     for (let j = 0; j < 16; j++) scales16[j] = makeQxQuants(16, 32, x, xo + 16 * j, Ls, 16 * j);
-    const max = maxScale();
+    const max = maxScale(what);
     if (Math.abs(max) < GROUP_MAX_EPS) continue;
     const iscale = fr(-128 / max);
     const d = writeF16(y, yo + 208, fr(1 / iscale), what);
@@ -208,7 +213,7 @@ export const quantizeQ3_K: BlockQuantizer = (x, xo, nBlocks, y, yo, what) => {
   for (let i = 0; i < nBlocks; i++, xo += QK_K, yo += 110) {
     y.fill(0, yo, yo + 110);
     for (let j = 0; j < 16; j++) scales16[j] = makeQ3Quants(16, 4, x, xo + 16 * j, Ls, 16 * j);
-    const max = maxScale();
+    const max = maxScale(what);
     const sc = yo + 96;
     let d = 0;
     if (max !== 0) {
