@@ -1,9 +1,10 @@
 /**
  * Arithmetic shared by the block formats. ggml's reference quantizers (ggml-quants.c) run in
- * float32 without FMA contraction, so every float operation they perform is mirrored here as
- * a double operation followed by Math.fround (each file binds it locally as `fr`): for +, −, ×, ÷ and sqrt on float32 operands the
- * double result rounded to float32 equals the float32 result (the double has more than twice
- * the bits). That is what makes our files byte-identical to llama.cpp's.
+ * float32 without FMA contraction, so every float operation they perform is mirrored as a
+ * double operation followed by Math.fround (bound locally as `fr` in each file, which lets V8
+ * inline it): for +, −, ×, ÷ and sqrt on float32 operands, the double result rounded to
+ * float32 is the float32 result (a double has more than twice the bits). That is what makes
+ * our files byte-identical to llama.cpp's.
  */
 import { f16ToF32, f32ToF16 } from '../formats/dtype.js';
 import { GemmaError } from '../errors.js';

@@ -23,7 +23,7 @@ export interface QuantFormat {
   /**
    * Bound on the normalised round-trip error ‖x − dequantize(quantize(x))‖₂ / ‖x‖₂ for i.i.d.
    * Gaussian x of any σ ≥ 1e-3 (smaller σ pushes the fp16 block scales into subnormals).
-   * Measured values are 20–30% lower: Q8_0 0.0054, Q4_0 0.086, Q4_1 0.078, Q5_0 0.043,
+   * Measured values are 15–30% lower: Q8_0 0.0054, Q4_0 0.086, Q4_1 0.078, Q5_0 0.043,
    * Q5_1 0.038, Q2_K 0.30, Q3_K 0.151, Q4_K 0.071, Q5_K 0.037, Q6_K 0.018 (0.021 at σ = 1e-3),
    * Q8_K 0.007.
    */

@@ -8,7 +8,6 @@
 import { type BlockDequantizer, type BlockQuantizer, nearestInt, readF16, writeF16 } from './common.js';
 
 const QK_K = 256;
-// A local binding: V8 inlines Math.fround through it, not through an imported one.
 const fr = Math.fround;
 const RDELTA = fr(0.1);
 

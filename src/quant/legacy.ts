@@ -12,7 +12,6 @@
 import { type BlockDequantizer, type BlockQuantizer, readF16, roundAway, writeF16 } from './common.js';
 
 const QK = 32;
-// A local binding: V8 inlines Math.fround through it, not through an imported one.
 const fr = Math.fround;
 const FLT_MAX = 3.4028234663852886e38;
 
