@@ -1,0 +1,223 @@
+// Rows of weights decoded to float32: the embedding lookup, and the panels that the float
+// GEMM and the slower path for the other block types run on. Block layouts and formulas follow
+// ggml's dequantize_row_* (ggml-quants.c); type ids are ggml's.
+
+import { f16, f16lo, f16hi } from './simd';
+
+export const F32: i32 = 0, F16: i32 = 1, Q4_0: i32 = 2, Q4_1: i32 = 3, Q5_0: i32 = 6, Q5_1: i32 = 7;
+export const Q8_0: i32 = 8, Q4_K: i32 = 12, Q5_K: i32 = 13, Q6_K: i32 = 14, BF16: i32 = 30;
+/** The repacked layouts of quantize.ts. */
+export const Q8_0X4: i32 = 100, Q4_0X4X2: i32 = 101;
+
+// @ts-ignore: decorator
+@inline function h(p: usize): f32 {
+  return f16(load<u16>(p));
+}
+
+function decodeQ4_0(s: usize, y: usize, nb: i32): void {
+  for (let i = 0; i < nb; i++, s += 18, y += 128) {
+    const d = h(s);
+    for (let j = 0; j < 16; j++) {
+      const q = <i32>load<u8>(s + 2 + j);
+      store<f32>(y + (<usize>j << 2), <f32>((q & 15) - 8) * d);
+      store<f32>(y + (<usize>(j + 16) << 2), <f32>((q >> 4) - 8) * d);
+    }
+  }
+}
+
+function decodeQ4_1(s: usize, y: usize, nb: i32): void {
+  for (let i = 0; i < nb; i++, s += 20, y += 128) {
+    const d = h(s), m = h(s + 2);
+    for (let j = 0; j < 16; j++) {
+      const q = <i32>load<u8>(s + 4 + j);
+      store<f32>(y + (<usize>j << 2), <f32>(q & 15) * d + m);
+      store<f32>(y + (<usize>(j + 16) << 2), <f32>(q >> 4) * d + m);
+    }
+  }
+}
+
+function decodeQ5(s: usize, y: usize, nb: i32, withMin: bool): void {
+  const bs: usize = withMin ? 24 : 22;
+  for (let i = 0; i < nb; i++, s += bs, y += 128) {
+    const d = h(s), m: f32 = withMin ? h(s + 2) : 0;
+    const o: usize = withMin ? 4 : 2;
+    const qh = load<u32>(s + o);
+    for (let j = 0; j < 16; j++) {
+      const q = <i32>load<u8>(s + o + 4 + j);
+      const x0 = (q & 15) | <i32>(((qh >> <u32>j) << 4) & 0x10);
+      const x1 = (q >> 4) | <i32>((qh >> <u32>(j + 12)) & 0x10);
+      if (withMin) {
+        store<f32>(y + (<usize>j << 2), <f32>x0 * d + m);
+        store<f32>(y + (<usize>(j + 16) << 2), <f32>x1 * d + m);
+      } else {
+        store<f32>(y + (<usize>j << 2), <f32>(x0 - 16) * d);
+        store<f32>(y + (<usize>(j + 16) << 2), <f32>(x1 - 16) * d);
+      }
+    }
+  }
+}
+
+function decodeQ8_0(s: usize, y: usize, nb: i32): void {
+  for (let i = 0; i < nb; i++, s += 34, y += 128) {
+    const d = h(s);
+    for (let j = 0; j < 32; j++) store<f32>(y + (<usize>j << 2), <f32>load<i8>(s + 2 + j) * d);
+  }
+}
+
+/** ggml's get_scale_min_k4: 6-bit scale and min `j` of a Q4_K / Q5_K super-block. */
+// @ts-ignore: decorator
+@inline function scaleK4(q: usize, j: i32): i32 {
+  if (j < 4) return load<u8>(q + j) & 63;
+  return (load<u8>(q + j + 4) & 15) | ((load<u8>(q + j - 4) >> 6) << 4);
+}
+
+// @ts-ignore: decorator
+@inline function minK4(q: usize, j: i32): i32 {
+  if (j < 4) return load<u8>(q + j + 4) & 63;
+  return (load<u8>(q + j + 4) >> 4) | ((load<u8>(q + j) >> 6) << 4);
+}
+
+/** Q4_K (144 B per 256: d, dmin, scales[12], qs[128]) and Q5_K (176 B: … scales[12], qh[32], qs[128]). */
+function decodeQK(s: usize, y: usize, nb: i32, five: bool): void {
+  const bs: usize = five ? 176 : 144;
+  for (let i = 0; i < nb; i++, s += bs) {
+    const d = h(s), dmin = h(s + 2), sc = s + 4;
+    const qh = s + 16;
+    let q = five ? s + 48 : s + 16;
+    let u1 = 1, u2 = 2;
+    for (let j = 0; j < 8; j += 2) {
+      const d1 = d * <f32>scaleK4(sc, j), m1 = dmin * <f32>minK4(sc, j);
+      const d2 = d * <f32>scaleK4(sc, j + 1), m2 = dmin * <f32>minK4(sc, j + 1);
+      for (let l = 0; l < 32; l++) {
+        const b = <i32>load<u8>(q + l);
+        let lo = b & 15, hi = b >> 4;
+        if (five) {
+          const hb = <i32>load<u8>(qh + l);
+          if (hb & u1) lo += 16;
+          if (hb & u2) hi += 16;
+        }
+        store<f32>(y + (<usize>l << 2), d1 * <f32>lo - m1);
+        store<f32>(y + (<usize>(l + 32) << 2), d2 * <f32>hi - m2);
+      }
+      y += 256; q += 32; u1 <<= 2; u2 <<= 2;
+    }
+  }
+}
+
+/** Q6_K (210 B per 256: ql[128], qh[64], scales[16] int8, d). */
+function decodeQ6K(s: usize, y: usize, nb: i32): void {
+  for (let i = 0; i < nb; i++, s += 210) {
+    const d = h(s + 208);
+    let ql = s, qh = s + 128, sc = s + 192;
+    for (let n = 0; n < 2; n++) {
+      for (let l = 0; l < 32; l++) {
+        const is = l >> 4;
+        const a = <i32>load<u8>(ql + l), b = <i32>load<u8>(ql + l + 32), c = <i32>load<u8>(qh + l);
+        const q1 = ((a & 15) | ((c & 3) << 4)) - 32;
+        const q2 = ((b & 15) | (((c >> 2) & 3) << 4)) - 32;
+        const q3 = ((a >> 4) | (((c >> 4) & 3) << 4)) - 32;
+        const q4 = ((b >> 4) | (((c >> 6) & 3) << 4)) - 32;
+        store<f32>(y + (<usize>l << 2), d * <f32>load<i8>(sc + is) * <f32>q1);
+        store<f32>(y + (<usize>(l + 32) << 2), d * <f32>load<i8>(sc + is + 2) * <f32>q2);
+        store<f32>(y + (<usize>(l + 64) << 2), d * <f32>load<i8>(sc + is + 4) * <f32>q3);
+        store<f32>(y + (<usize>(l + 96) << 2), d * <f32>load<i8>(sc + is + 6) * <f32>q4);
+      }
+      y += 512; ql += 64; qh += 32; sc += 8;
+    }
+  }
+}
+
+function decodeF16(s: usize, y: usize, K: i32): void {
+  let j = 0;
+  for (; j + 8 <= K; j += 8) {
+    const v = v128.load(s + (<usize>j << 1));
+    v128.store(y + (<usize>j << 2), f16lo(v));
+    v128.store(y + (<usize>j << 2), f16hi(v), 16);
+  }
+  for (; j < K; j++) store<f32>(y + (<usize>j << 2), f16(load<u16>(s + (<usize>j << 1))));
+}
+
+function decodeBF16(s: usize, y: usize, K: i32): void {
+  let j = 0;
+  for (; j + 8 <= K; j += 8) {
+    const v = v128.load(s + (<usize>j << 1));
+    v128.store(y + (<usize>j << 2), i32x4.shl(i32x4.extend_low_i16x8_u(v), 16));
+    v128.store(y + (<usize>j << 2), i32x4.shl(i32x4.extend_high_i16x8_u(v), 16), 16);
+  }
+  for (; j < K; j++) store<u32>(y + (<usize>j << 2), <u32>load<u16>(s + (<usize>j << 1)) << 16);
+}
+
+/** Row `r` of a repacked Q8_0 weight. */
+function decodeQ8x4(s: usize, y: usize, K: i32): void {
+  const nb = K >> 5, G = nb >> 2;
+  for (let g = 0; g < G; g++, s += 136) {
+    for (let b = 0; b < 4; b++) {
+      const d = h(s + (<usize>b << 1));
+      for (let j = 0; j < 32; j++, y += 4) store<f32>(y, <f32>load<i8>(s + 8 + (<usize>b << 5) + j) * d);
+    }
+  }
+  decodeQ8_0(s, y, nb - (G << 2));
+}
+
+/** Row `which` (0 = A, 1 = B) of a repacked Q4_0 pair. */
+function decodeQ4x4x2(s: usize, which: i32, y: usize, K: i32): void {
+  const nb = K >> 5, G = nb >> 2;
+  for (let g = 0; g <= G; g++) {
+    const cnt = g < G ? 4 : nb - (G << 2);
+    for (let b = 0; b < cnt; b++) {
+      const d = h(s + (<usize>(which * cnt + b) << 1));
+      const q = s + (<usize>cnt << 2) + (<usize>(which * cnt + b) << 4);
+      for (let j = 0; j < 16; j++) {
+        const v = <i32>load<u8>(q + j);
+        store<f32>(y + (<usize>j << 2), <f32>((v & 15) - 8) * d);
+        store<f32>(y + (<usize>(j + 16) << 2), <f32>((v >> 4) - 8) * d);
+      }
+      y += 128;
+    }
+    s += 144;
+  }
+}
+
+/** Bytes of one row of `K` elements (a row pair for Q4_0X4X2). */
+export function rowBytes(type: i32, K: i32): usize {
+  const k = <usize>K;
+  switch (type) {
+    case F32: return k << 2;
+    case F16: case BF16: return k << 1;
+    case Q4_0: return (k >> 5) * 18;
+    case Q4_1: return (k >> 5) * 20;
+    case Q5_0: return (k >> 5) * 22;
+    case Q5_1: return (k >> 5) * 24;
+    case Q8_0: case Q8_0X4: return (k >> 5) * 34;
+    case Q4_0X4X2: return (k >> 5) * 36;
+    case Q4_K: return (k >> 8) * 144;
+    case Q5_K: return (k >> 8) * 176;
+    case Q6_K: return (k >> 8) * 210;
+    default: return 0;
+  }
+}
+
+/** Decodes row `r` of a `type` weight starting at `w` into `K` floats at `y`. */
+export function decodeRow(type: i32, w: usize, r: i32, y: usize, K: i32): void {
+  const rb = rowBytes(type, K);
+  if (type == Q4_0X4X2) {
+    decodeQ4x4x2(w + <usize>(r >> 1) * rb, r & 1, y, K);
+    return;
+  }
+  const s = w + <usize>r * rb;
+  switch (type) {
+    case F32: memory.copy(y, s, <usize>K << 2); break;
+    case F16: decodeF16(s, y, K); break;
+    case BF16: decodeBF16(s, y, K); break;
+    case Q4_0: decodeQ4_0(s, y, K >> 5); break;
+    case Q4_1: decodeQ4_1(s, y, K >> 5); break;
+    case Q5_0: decodeQ5(s, y, K >> 5, false); break;
+    case Q5_1: decodeQ5(s, y, K >> 5, true); break;
+    case Q8_0: decodeQ8_0(s, y, K >> 5); break;
+    case Q8_0X4: decodeQ8x4(s, y, K); break;
+    case Q4_K: decodeQK(s, y, K >> 8, false); break;
+    case Q5_K: decodeQK(s, y, K >> 8, true); break;
+    case Q6_K: decodeQ6K(s, y, K >> 8); break;
+    default: unreachable();
+  }
+}

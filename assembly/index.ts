@@ -1,0 +1,14 @@
+// Kernel entry points. Every export takes (thread id, thread count); the host writes the
+// arguments into the control area of this memory (sync.ts) and calls the export on every
+// thread at once. Kernels know nothing about Gemma.
+
+import { iarg, parg } from './sync';
+import { repack as repackRows } from './quantize';
+
+export { matmulFloat, matmulQuant } from './matmul';
+export { embed, rmsNorm, rope, geluMul, add, attention } from './ops';
+
+/** Load-time repacking. Args: layout (1: Q8_0, 2: Q4_0), src, dst, rows, K. */
+export function repack(tid: i32, nt: i32): void {
+  repackRows(tid, nt, iarg(0), parg(1), parg(2), iarg(3), iarg(4));
+}

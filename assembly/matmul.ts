@@ -1,0 +1,173 @@
+// out[t][o] = x[t] · W[o] for every weight type.
+//
+// Q8_0 / Q4_0 (repacked): activations are quantized to Q8_0 blocks first (one phase, then a
+// barrier), then threads take chunks of weight rows; for a batch, each weight row (pair) is
+// reused from L1 against every activation row.
+// Float weights (F32, F16, BF16): float32 activations, float32 accumulation. One token: a
+// direct dot product that converts the weights on the fly. A batch, and every other block
+// type: a panel of 4 weight rows is decoded to float32 into the thread's scratch and run
+// against pairs of activation rows (a 4×2 tile, the panel stays in L1/L2).
+
+import { barrier, grab, iarg, parg, scratch, sinkLine } from './sync';
+import { f16hi, f16lo, fma, hsum, sink } from './simd';
+import { quantizeRows } from './quantize';
+import { dotQ4Pair, dotQ8 } from './dot';
+import { decodeRow, rowBytes, BF16, F16, F32, Q4_0X4X2, Q8_0X4 } from './dequant';
+
+function dotF32(w: usize, x: usize, K: i32, line: usize): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  let j = 0;
+  for (; j + 8 <= K; j += 8) {
+    const o = <usize>j << 2;
+    a0 = fma(v128.load(w + o), v128.load(x + o), a0);
+    a1 = fma(v128.load(w + o, 16), v128.load(x + o, 16), a1);
+  }
+  sink(line, a0);
+  let s = hsum(f32x4.add(a0, a1));
+  for (; j < K; j++) s += load<f32>(w + (<usize>j << 2)) * load<f32>(x + (<usize>j << 2));
+  return s;
+}
+
+function dotF16(w: usize, x: usize, K: i32, line: usize): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  let j = 0;
+  for (; j + 8 <= K; j += 8) {
+    const v = v128.load(w + (<usize>j << 1));
+    const o = <usize>j << 2;
+    a0 = fma(f16lo(v), v128.load(x + o), a0);
+    a1 = fma(f16hi(v), v128.load(x + o, 16), a1);
+    sink(line, a0);
+  }
+  let s = hsum(f32x4.add(a0, a1));
+  for (; j < K; j++) {
+    const v = f32x4.extract_lane(f16lo(v128.load16_splat(w + (<usize>j << 1))), 0);
+    s += v * load<f32>(x + (<usize>j << 2));
+  }
+  return s;
+}
+
+function dotBF16(w: usize, x: usize, K: i32, line: usize): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  let j = 0;
+  for (; j + 8 <= K; j += 8) {
+    const v = v128.load(w + (<usize>j << 1));
+    const o = <usize>j << 2;
+    a0 = fma(i32x4.shl(i32x4.extend_low_i16x8_u(v), 16), v128.load(x + o), a0);
+    a1 = fma(i32x4.shl(i32x4.extend_high_i16x8_u(v), 16), v128.load(x + o, 16), a1);
+    sink(line, a0);
+  }
+  let s = hsum(f32x4.add(a0, a1));
+  for (; j < K; j++) s += reinterpret<f32>(<u32>load<u16>(w + (<usize>j << 1)) << 16) * load<f32>(x + (<usize>j << 2));
+  return s;
+}
+
+// @ts-ignore: decorator
+@inline function pick(i: i32, a: v128, b: v128, c: v128, d: v128): v128 {
+  return i == 0 ? a : i == 1 ? b : i == 2 ? c : d;
+}
+
+/** 4 decoded weight rows (stride K floats at p) × activation rows x0, x1 → out rows o0, o1 (4 floats each). */
+function tile4x2(p: usize, K: i32, x0: usize, x1: usize, o0: usize, o1: usize, two: bool, nw: i32): void {
+  const ks = <usize>K << 2;
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
+  let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
+  const K4 = K & ~3;
+  for (let o: usize = 0; o < (<usize>K4 << 2); o += 16) {
+    const u = v128.load(x0 + o), v = v128.load(x1 + o);
+    let w = v128.load(p + o);
+    a00 = fma(w, u, a00); a10 = fma(w, v, a10);
+    w = v128.load(p + ks + o);
+    a01 = fma(w, u, a01); a11 = fma(w, v, a11);
+    w = v128.load(p + 2 * ks + o);
+    a02 = fma(w, u, a02); a12 = fma(w, v, a12);
+    w = v128.load(p + 3 * ks + o);
+    a03 = fma(w, u, a03); a13 = fma(w, v, a13);
+  }
+  for (let i = 0; i < nw; i++) {
+    let s0 = hsum(pick(i, a00, a01, a02, a03)), s1 = hsum(pick(i, a10, a11, a12, a13));
+    for (let j = K4; j < K; j++) {
+      const w = load<f32>(p + <usize>i * ks + (<usize>j << 2));
+      s0 += w * load<f32>(x0 + (<usize>j << 2));
+      s1 += w * load<f32>(x1 + (<usize>j << 2));
+    }
+    store<f32>(o0 + (<usize>i << 2), s0);
+    if (two) store<f32>(o1 + (<usize>i << 2), s1);
+  }
+}
+
+const PANEL = 4;
+
+/** Float path (see the top of this file). Args: type, x, xStride, n, K, w, wRows, out, outStride, chunk. */
+export function matmulFloat(tid: i32, nt: i32): void {
+  const type = iarg(0), x = parg(1), xs = <usize>iarg(2) << 2, n = iarg(3), K = iarg(4);
+  const w = parg(5), rows = iarg(6), out = parg(7), os = <usize>iarg(8) << 2, chunk = iarg(9);
+  const line = sinkLine(tid);
+  const rb = rowBytes(type, K);
+  if (n == 1 && (type == F32 || type == F16 || type == BF16)) {
+    for (let c = grab(0); c * chunk < rows; c = grab(0)) {
+      const end = min(rows, (c + 1) * chunk);
+      for (let r = c * chunk; r < end; r++) {
+        const wr = w + <usize>r * rb;
+        const v = type == F16 ? dotF16(wr, x, K, line) : type == BF16 ? dotBF16(wr, x, K, line) : dotF32(wr, x, K, line);
+        store<f32>(out + (<usize>r << 2), v);
+      }
+    }
+    return;
+  }
+  const panel = scratch(tid);
+  // Chunks are whole panels.
+  const pch = max(PANEL, chunk - chunk % PANEL);
+  for (let c = grab(0); c * pch < rows; c = grab(0)) {
+    const end = min(rows, (c + 1) * pch);
+    for (let r0 = c * pch; r0 < end; r0 += PANEL) {
+      const nw = min(PANEL, end - r0);
+      for (let i = 0; i < nw; i++) decodeRow(type, w, r0 + i, panel + <usize>i * (<usize>K << 2), K);
+      for (let i = nw; i < PANEL; i++) memory.fill(panel + <usize>i * (<usize>K << 2), 0, <usize>K << 2);
+      const ob = out + (<usize>r0 << 2);
+      let t = 0;
+      for (; t + 2 <= n; t += 2) {
+        tile4x2(panel, K, x + <usize>t * xs, x + <usize>(t + 1) * xs, ob + <usize>t * os, ob + <usize>(t + 1) * os, true, nw);
+      }
+      if (t < n) tile4x2(panel, K, x + <usize>t * xs, x + <usize>t * xs, ob + <usize>t * os, 0, false, nw);
+    }
+  }
+}
+
+/**
+ * Q8_0 / Q4_0 path. Args: layout, x, xStride, n, K, w, wRows, out, outStride, chunk,
+ * xq, xd, xn (the quantized-activation buffers).
+ */
+export function matmulQuant(tid: i32, nt: i32): void {
+  const layout = iarg(0), x = parg(1), n = iarg(3), K = iarg(4);
+  const w = parg(5), rows = iarg(6), out = parg(7), os = <usize>iarg(8) << 2, chunk = iarg(9);
+  const xq = parg(10), xd = parg(11), xn = parg(12);
+  quantizeRows(tid, nt, x, iarg(2), n, K, xq, xd, xn, 1);
+  barrier(nt);
+  const line = sinkLine(tid);
+  const nb = <usize>(K >> 5);
+  const rb = rowBytes(layout, K);
+  if (layout == Q8_0X4) {
+    for (let c = grab(0); c * chunk < rows; c = grab(0)) {
+      const end = min(rows, (c + 1) * chunk);
+      for (let r = c * chunk; r < end; r++) {
+        const wr = w + <usize>r * rb;
+        for (let t = 0; t < n; t++) {
+          const v = dotQ8(wr, xq + <usize>t * <usize>K, xd + <usize>t * (nb << 2), K, line);
+          store<f32>(out + <usize>t * os + (<usize>r << 2), v);
+        }
+      }
+    }
+  } else {
+    // Chunks of row pairs; `chunk` is even.
+    for (let c = grab(0); c * chunk < rows; c = grab(0)) {
+      const end = min(rows, (c + 1) * chunk);
+      for (let r = c * chunk; r < end; r += 2) {
+        const wp = w + <usize>(r >> 1) * rb;
+        for (let t = 0; t < n; t++) {
+          const xo = <usize>t * (nb << 2);
+          dotQ4Pair(wp, xq + <usize>t * <usize>K, xd + xo, xn + xo, K, out + <usize>t * os + (<usize>r << 2), 4, r + 1 < rows, line);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,112 @@
+// Activation quantization and the load-time repacking of Q8_0 / Q4_0 weights.
+//
+// Activations are quantized per row to Q8_0 blocks as llama.cpp does for these weight types
+// (ggml quantize_row_q8_0: d = max|x| / 127, q = round(x / d)), except that d stays float32
+// (llama.cpp rounds it to float16) and lives apart from the quants: per row `K` int8 quants,
+// `K/32` float32 scales and `K/32` float32 terms −8·d·Σq that Q4_0's unsigned-nibble dot
+// products need (see dot.ts).
+
+import { grab, barrier } from './sync';
+
+/** Quantizes `n` rows of `K` floats (row stride `xs` floats) into qs / d / nsum (row strides K, K/32, K/32). */
+export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i32, qs: usize, d: usize, nsum: usize, counter: i32): void {
+  const nb = K >> 5;
+  const total = n * nb;
+  const CH = 64;
+  for (let c = grab(counter); c * CH < total; c = grab(counter)) {
+    const end = min(total, (c + 1) * CH);
+    for (let i = c * CH; i < end; i++) {
+      const r = i / nb, b = i - r * nb;
+      const src = x + ((<usize>r * <usize>xs + (<usize>b << 5)) << 2);
+      let v0 = v128.load(src), v1 = v128.load(src, 16), v2 = v128.load(src, 32), v3 = v128.load(src, 48);
+      let v4 = v128.load(src, 64), v5 = v128.load(src, 80), v6 = v128.load(src, 96), v7 = v128.load(src, 112);
+      let m = f32x4.max(f32x4.max(f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), f32x4.max(f32x4.abs(v2), f32x4.abs(v3))),
+        f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))));
+      m = f32x4.max(m, f32x4.shuffle(m, m, 2, 3, 0, 1));
+      const amax = max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1));
+      const dd: f32 = amax / 127;
+      const id = f32x4.splat(amax > 0 ? <f32>127 / amax : 0);
+      // Round half to even, as llama.cpp's SIMD quantizers (_mm256_round_ps, vcvtnq) do.
+      const q0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v0, id)));
+      const q1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v1, id)));
+      const q2 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v2, id)));
+      const q3 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v3, id)));
+      const q4 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v4, id)));
+      const q5 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v5, id)));
+      const q6 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v6, id)));
+      const q7 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v7, id)));
+      const dst = qs + <usize>r * <usize>K + (<usize>b << 5);
+      v128.store(dst, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
+      v128.store(dst, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q4, q5), i16x8.narrow_i32x4_s(q6, q7)), 16);
+      let s = i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)));
+      s = i32x4.add(s, i32x4.shuffle(s, s, 2, 3, 0, 1));
+      const sum = i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
+      const bi = (<usize>r * <usize>nb + <usize>b) << 2;
+      store<f32>(d + bi, dd);
+      store<f32>(nsum + bi, <f32>-8 * dd * <f32>sum);
+    }
+  }
+}
+
+/*
+ * Repacked layouts (same byte size as GGUF's):
+ * - Q8_0, per row: groups of 4 blocks [4 × f16 d][4 × 32 quants] (136 B), then the K/32 mod 4
+ *   tail blocks as GGUF stores them (34 B each).
+ * - Q4_0, per pair of rows A, B (the row count is padded to even with a zero row): groups of
+ *   4 blocks [A: 4 × f16 d][B: 4 × f16 d][A: 4 × 16 quants][B: 4 × 16 quants] (144 B), then
+ *   the t = K/32 mod 4 tail blocks the same way [A: t d][B: t d][A: t × 16][B: t × 16].
+ * The four scales convert to float32 in one vector op, the row streams sequentially (the
+ * prefetcher's favourite), and a Q4_0 pair shares every activation load.
+ */
+export function repackQ8(src: usize, dst: usize, K: i32): void {
+  const nb = K >> 5, G = nb >> 2;
+  for (let g = 0; g < G; g++) {
+    const s = src + <usize>g * 136, o = dst + <usize>g * 136;
+    for (let b = 0; b < 4; b++) {
+      store<u16>(o + (<usize>b << 1), load<u16>(s + <usize>b * 34));
+      memory.copy(o + 8 + (<usize>b << 5), s + <usize>b * 34 + 2, 32);
+    }
+  }
+  const done = <usize>G * 136;
+  memory.copy(dst + done, src + done, <usize>(nb - (G << 2)) * 34);
+}
+
+/** Packs rows A (at `a`) and B (at `b`, or zeros when 0) of GGUF Q4_0 into one pair at `dst`. */
+export function repackQ4Pair(a: usize, b: usize, dst: usize, K: i32): void {
+  const nb = K >> 5, G = nb >> 2, t = nb - (G << 2);
+  for (let g = 0; g <= G; g++) {
+    const cnt = g < G ? 4 : t;
+    if (cnt == 0) break;
+    const first = <usize>(g << 2) * 18, o = dst + <usize>g * 144;
+    for (let j = 0; j < cnt; j++) {
+      const sa = a + first + <usize>j * 18;
+      store<u16>(o + (<usize>j << 1), load<u16>(sa));
+      memory.copy(o + (<usize>cnt << 2) + (<usize>j << 4), sa + 2, 16);
+      if (b) {
+        const sb = b + first + <usize>j * 18;
+        store<u16>(o + (<usize>cnt << 1) + (<usize>j << 1), load<u16>(sb));
+        memory.copy(o + (<usize>cnt << 2) + (<usize>cnt << 4) + (<usize>j << 4), sb + 2, 16);
+      } else {
+        store<u16>(o + (<usize>cnt << 1) + (<usize>j << 1), 0);
+        memory.fill(o + (<usize>cnt << 2) + (<usize>cnt << 4) + (<usize>j << 4), 0, 16);
+      }
+    }
+  }
+}
+
+/** Repacks `rows` GGUF rows at `src` into `dst` (layout 1: Q8_0, 2: Q4_0), rows shared out by chunks. */
+export function repack(tid: i32, nt: i32, layout: i32, src: usize, dst: usize, rows: i32, K: i32): void {
+  const nb = K >> 5;
+  if (layout == 1) {
+    const rb = <usize>nb * 34;
+    for (let r = grab(0); r < rows; r = grab(0)) repackQ8(src + <usize>r * rb, dst + <usize>r * rb, K);
+  } else {
+    const rb = <usize>nb * 18;
+    const pairs = (rows + 1) >> 1;
+    for (let p = grab(0); p < pairs; p = grab(0)) {
+      const ra = p << 1;
+      repackQ4Pair(src + <usize>ra * rb, ra + 1 < rows ? src + <usize>(ra + 1) * rb : 0, dst + <usize>p * 2 * rb, K);
+    }
+  }
+  barrier(nt);
+}

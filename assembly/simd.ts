@@ -1,0 +1,84 @@
+// Small vector helpers shared by the kernels.
+
+/** 2^112: rescales a float16 whose bits were shifted into float32 position (exponent bias 15 → 127). */
+export const F16_RESCALE: f32 = 5.192296858534828e33;
+
+/**
+ * Four float16 values (the low four i16 lanes of `v`) as float32, exactly, subnormals included:
+ * sign-extend, shift exponent and mantissa into float32 position, drop the sign copies, rescale.
+ */
+// @ts-ignore: decorator
+@inline export function f16lo(v: v128): v128 {
+  const b = v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), i32x4.splat(0x8fffe000));
+  return f32x4.mul(b, f32x4.splat(F16_RESCALE));
+}
+
+// @ts-ignore: decorator
+@inline export function f16hi(v: v128): v128 {
+  const b = v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(v), 13), i32x4.splat(0x8fffe000));
+  return f32x4.mul(b, f32x4.splat(F16_RESCALE));
+}
+
+/** Four float16 values at `p` as float32. */
+// @ts-ignore: decorator
+@inline export function loadF16x4(p: usize): v128 {
+  return f16lo(v128.load64_zero(p));
+}
+
+export function f16(bits: u32): f32 {
+  return f32x4.extract_lane(f16lo(i16x8.splat(<i16>bits)), 0);
+}
+
+// @ts-ignore: decorator
+@inline export function fma(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+// @ts-ignore: decorator
+@inline export function hsum(v: v128): f32 {
+  const s = f32x4.add(v, f32x4.shuffle(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
+}
+
+// @ts-ignore: decorator
+@inline export function hmax(v: v128): f32 {
+  const s = f32x4.max(v, f32x4.shuffle(v, v, 2, 3, 0, 1));
+  return max(f32x4.extract_lane(s, 0), f32x4.extract_lane(s, 1));
+}
+
+/** Lane `i` (a constant after unrolling) of `v` in all four lanes. */
+// @ts-ignore: decorator
+@inline export function lane(v: v128, i: i32): v128 {
+  if (i == 0) return f32x4.shuffle(v, v, 0, 0, 0, 0);
+  if (i == 1) return f32x4.shuffle(v, v, 1, 1, 1, 1);
+  if (i == 2) return f32x4.shuffle(v, v, 2, 2, 2, 2);
+  return f32x4.shuffle(v, v, 3, 3, 3, 3);
+}
+
+/**
+ * e^x for four float32 lanes, Cephes' expf (range reduction by ln 2 in two parts, degree-5
+ * polynomial; ~1 ulp). Inputs are clamped to [-87.3, 88.3] so the result stays finite.
+ */
+// @ts-ignore: decorator
+@inline export function exp4(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.3)), f32x4.splat(88.3));
+  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  x = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(0.693359375)));
+  x = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(5.0000001201e-1));
+  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, x), x), x), f32x4.splat(1));
+  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(fx), i32x4.splat(127)), 23);
+  return f32x4.mul(p, pow2);
+}
+
+/** Stores `v` to this thread's sink line: keeps V8 from hoisting a loop's loads into spills. */
+// @ts-ignore: decorator
+@inline export function sink(line: usize, v: v128): void {
+  v128.store(line, v);
+}

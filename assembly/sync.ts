@@ -1,0 +1,57 @@
+// The control area at the bottom of every memory. The host writes an op's arguments here
+// before it starts the threads; kernels read them, share work through atomic counters and
+// meet at spin barriers (a barrier costs ~0.4 µs spinning against ~31 µs for a futex wait,
+// and a decode step has hundreds of them).
+
+const COUNTERS: usize = 0; // 16 × i32, zeroed by the host before every op
+const BAR_COUNT: usize = 64;
+const BAR_GEN: usize = 68;
+const IARGS: usize = 256; // 32 × i32
+const FARGS: usize = 384; // 8 × f64
+const THREAD_SCRATCH: usize = 512; // per-thread scratch pointers, 64 × u32
+const SINK: usize = 1024; // one 64-byte line per thread, 64 threads
+
+export function iarg(i: i32): i32 {
+  return load<i32>(IARGS + (<usize>i << 2));
+}
+
+export function parg(i: i32): usize {
+  return <usize>load<u32>(IARGS + (<usize>i << 2));
+}
+
+export function farg(i: i32): f64 {
+  return load<f64>(FARGS + (<usize>i << 3));
+}
+
+/** This thread's scratch region (sized by the host for the op at hand). */
+export function scratch(tid: i32): usize {
+  return <usize>load<u32>(THREAD_SCRATCH + (<usize>tid << 2));
+}
+
+/** A per-thread line that kernels store partial sums into (see sink()). */
+export function sinkLine(tid: i32): usize {
+  return SINK + (<usize>tid << 6);
+}
+
+/** Next chunk index from counter `c` (work is handed out dynamically: a slow core takes fewer). */
+// @ts-ignore: decorator
+@inline export function grab(c: i32): i32 {
+  return atomic.add<i32>(COUNTERS + (<usize>c << 2), 1);
+}
+
+/** All `nt` threads wait here until every one has arrived. */
+export function barrier(nt: i32): void {
+  if (nt <= 1) return;
+  const gen = atomic.load<i32>(BAR_GEN);
+  if (atomic.add<i32>(BAR_COUNT, 1) == nt - 1) {
+    atomic.store<i32>(BAR_COUNT, 0);
+    atomic.add<i32>(BAR_GEN, 1);
+    return;
+  }
+  let spins = 0;
+  while (atomic.load<i32>(BAR_GEN) == gen) {
+    // Past ~1 ms of spinning a thread is probably descheduled (more threads than cores):
+    // sleep briefly instead of burning the core it needs.
+    if (++spins > 200000) atomic.wait<i32>(BAR_GEN, gen, 50000);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Placement of tensors and weights across arenas (shared wasm32 memories of up to 4 GiB each).
+ * Activations, the KV cache and scratch live in arena 0 while it has room. Weights fill arena 0
+ * up to WEIGHT_BUDGET (leaving room for the KV cache and activations), then further arenas; a
+ * weight that does not fit whole is split into row shards, each in one arena, invisibly to
+ * the model. An op runs in the arena of its largest operand; operands elsewhere are staged
+ * (copied in, and results copied back) by the backend.
+ */
+import { GemmaError } from '../../errors.js';
+import { Arena, MAX_BYTES } from './arena.js';
+import type { WasmModule } from './wasm-api.js';
+
+export const WEIGHT_BUDGET = 3 * 2 ** 30;
+
+/** Rows [row0, row0 + rows) of a weight, stored at `ptr` of `arena`. */
+export interface Shard {
+  readonly arena: Arena;
+  readonly ptr: number;
+  readonly row0: number;
+  readonly rows: number;
+}
+
+export class Arenas {
+  readonly list: Arena[] = [];
+
+  constructor(private readonly module: WasmModule, private readonly limit = Infinity) {
+    this.add();
+  }
+
+  get main(): Arena {
+    return this.list[0];
+  }
+
+  private add(): Arena {
+    if (this.list.length >= this.limit) throw new GemmaError(`out of memory: the CPU backend is limited to ${this.limit} arenas of 4 GiB`);
+    const a = new Arena(this.list.length, this.module);
+    this.list.push(a);
+    return a;
+  }
+
+  /** Memory for a tensor: arena 0 if it has room, else the first arena that does. */
+  place(bytes: number): { arena: Arena; ptr: number } {
+    if (bytes > MAX_BYTES - 8192) throw new GemmaError(`a tensor of ${bytes} bytes exceeds the 4 GiB of one WebAssembly memory`);
+    for (const arena of this.list) {
+      const ptr = arena.tryAlloc(bytes);
+      if (ptr >= 0) return { arena, ptr };
+    }
+    const arena = this.add();
+    return { arena, ptr: arena.alloc(bytes) };
+  }
+
+  /**
+   * Memory for `units` weight units (a row, or a row pair for interleaved layouts) of
+   * `unitBytes` each; split into shards on unit boundaries that are multiples of `granule`.
+   */
+  placeRows(unitBytes: number, units: number, granule: number): { arena: Arena; ptr: number; unit0: number; units: number }[] {
+    const out: { arena: Arena; ptr: number; unit0: number; units: number }[] = [];
+    let done = 0;
+    for (let i = 0; done < units; i++) {
+      const arena = i < this.list.length ? this.list[i] : this.add();
+      let room = arena.largestFree - (16 << 20);
+      if (i === 0) room = Math.min(room, WEIGHT_BUDGET - arena.used);
+      let n = Math.min(units - done, Math.floor(Math.max(0, room) / unitBytes));
+      if (n < units - done) n -= n % granule;
+      if (n <= 0) continue;
+      out.push({ arena, ptr: arena.alloc(n * unitBytes), unit0: done, units: n });
+      done += n;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * The CPU backend: WebAssembly SIMD kernels (assembly/) on worker threads sharing memory.
+ *
+ * Memory: tensors and weights live in arenas, shared wasm32 memories of up to 4 GiB each
+ * (arenas.ts). Arena 0 holds activations, the KV cache, scratch and up to 3 GiB of weights;
+ * larger models continue in further arenas, a weight split by rows where it crosses one. Every
+ * thread has a kernel instance on every arena; an op runs in the arena of its largest operand
+ * and the backend copies the other operands in and the results out (a few KB per decode op).
+ *
+ * Threads (pool.ts): the calling thread plus `threads − 1` workers; each op is split into
+ * dynamic chunks of output rows (or rows, heads, blocks); spin barriers separate an op's phases.
+ *
+ * Weights (weights.ts): Q8_0 and Q4_0 are repacked at load time into 4-block groups (Q4_0 with
+ * row pairs interleaved) and multiplied with integer dot products against activations quantized
+ * per row to Q8_0 blocks, as llama.cpp does. F32, F16, BF16 and the other block types (Q4_1,
+ * Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) use float32 activations: F32/F16/BF16 matvecs convert weights
+ * on the fly; batches, and every matmul of the other block types (the slower path), decode
+ * panels of 4 weight rows to float32 in per-thread scratch and run a 4×2 float tile.
+ *
+ * Numerics follow the reference backend: float32 storage, RMSNorm and RoPE rounding exactly as
+ * it does, tanh GELU, softmax in float32 with max subtraction; accumulations are float32.
+ */
+import type { AttentionParams, Backend, Tensor, Weight, WeightData } from '../types.js';
+import type { GgmlType } from '../../formats/ggml-types.js';
+import { GemmaError } from '../../errors.js';
+import type { Arena } from './arena.js';
+import { Arenas } from './arenas.js';
+import { Pool, type OpName } from './pool.js';
+import { ropeTable } from './rope-table.js';
+import { createWeight, CpuWeight, SUPPORTED } from './weights.js';
+import type { KernelModule } from './wasm.js';
+
+class CpuTensor implements Tensor {
+  freed = false;
+  constructor(readonly rows: number, readonly cols: number, readonly arena: Arena, readonly ptr: number) {}
+}
+
+interface Operand { t: CpuTensor; rows: number; rowOffset?: number; read: boolean; write: boolean }
+
+/** Float32 elements below which an op runs on the calling thread alone. */
+const DEFAULT_MIN_PARALLEL = 32768;
+/** Panel height of the float matmul path (assembly/matmul.ts). */
+const PANEL = 4;
+/** Query heads per attention work item (assembly/ops.ts). */
+const HEADS_PER_ITEM = 4;
+
+function tensor(t: Tensor): CpuTensor {
+  const c = t as CpuTensor;
+  if (!(c instanceof CpuTensor)) throw new Error('tensor does not belong to the cpu backend');
+  if (c.freed) throw new Error('tensor used after free');
+  return c;
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu';
+
+  private constructor(private readonly arenas: Arenas, private readonly pool: Pool, readonly simd: string,
+    private readonly minParallel: number) {}
+
+  static async create(k: KernelModule, threads: number, minParallel = DEFAULT_MIN_PARALLEL): Promise<CpuBackend> {
+    const arenas = new Arenas(k.module);
+    const pool = await Pool.create(k.module, threads, arenas.list);
+    return new CpuBackend(arenas, pool, k.simd, minParallel);
+  }
+
+  get threads(): number {
+    return this.pool.threads;
+  }
+
+  private run(arena: Arena, op: OpName, work: number): void {
+    this.pool.sync(this.arenas.list);
+    this.pool.run(arena, op, work >= this.minParallel);
+  }
+
+  supportsWeightType(type: GgmlType): boolean {
+    return SUPPORTED.has(type);
+  }
+
+  createWeight(name: string, data: WeightData): Weight {
+    return createWeight(this.arenas, (a, op, parallel) => this.run(a, op, parallel ? Infinity : 0), name, data);
+  }
+
+  createTensor(rows: number, cols: number): Tensor {
+    if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows > 0 && cols > 0)) {
+      throw new GemmaError(`cannot create a tensor of shape [${rows}, ${cols}]`);
+    }
+    const { arena, ptr } = this.arenas.place(rows * cols * 4);
+    arena.u8.fill(0, ptr, ptr + rows * cols * 4);
+    return new CpuTensor(rows, cols, arena, ptr);
+  }
+
+  write(x: Tensor, data: Float32Array, rowOffset = 0): void {
+    const t = tensor(x);
+    if (data.length + rowOffset * t.cols > t.rows * t.cols) throw new Error(`write of ${data.length} floats at row ${rowOffset} overflows [${t.rows}, ${t.cols}]`);
+    t.arena.f32.set(data, t.ptr / 4 + rowOffset * t.cols);
+  }
+
+  async read(x: Tensor, rowStart = 0, rowCount = x.rows - rowStart): Promise<Float32Array> {
+    const t = tensor(x);
+    const b = t.ptr / 4;
+    return t.arena.f32.slice(b + rowStart * t.cols, b + (rowStart + rowCount) * t.cols);
+  }
+
+  copyRows(dst: Tensor, dstRow: number, src: Tensor, srcRow: number, rowCount: number): void {
+    const d = tensor(dst), s = tensor(src);
+    if (d.cols !== s.cols) throw new Error(`copyRows: ${s.cols} cols into ${d.cols}`);
+    const sb = s.ptr / 4 + srcRow * s.cols;
+    d.arena.f32.set(s.arena.f32.subarray(sb, sb + rowCount * s.cols), d.ptr / 4 + dstRow * d.cols);
+  }
+
+  freeTensor(x: Tensor): void {
+    const t = tensor(x);
+    t.freed = true;
+    t.arena.free(t.ptr);
+  }
+
+  /** Runs `fn` with every operand's address in `home`, staging the ones that live elsewhere. */
+  private staged(home: Arena, operands: Operand[], fn: (ptrs: number[]) => void): void {
+    const temps: { o: Operand; ptr: number }[] = [];
+    const ptrs = operands.map((o) => {
+      const off = (o.rowOffset ?? 0) * o.t.cols * 4;
+      if (o.t.arena === home) return o.t.ptr + off;
+      const bytes = o.rows * o.t.cols * 4;
+      const ptr = home.alloc(bytes);
+      if (o.read) home.u8.set(o.t.arena.u8.subarray(o.t.ptr + off, o.t.ptr + off + bytes), ptr);
+      temps.push({ o, ptr });
+      return ptr;
+    });
+    try {
+      fn(ptrs);
+      for (const { o, ptr } of temps) {
+        const off = (o.rowOffset ?? 0) * o.t.cols * 4;
+        if (o.write) o.t.arena.u8.set(home.u8.subarray(ptr, ptr + o.rows * o.t.cols * 4), o.t.ptr + off);
+      }
+    } finally {
+      for (const { ptr } of temps) home.free(ptr);
+    }
+  }
+
+  /** The arena of the operand with the most bytes. */
+  private home(...ts: { t: CpuTensor; rows: number }[]): Arena {
+    let best = ts[0];
+    for (const o of ts) if (o.rows * o.t.cols > best.rows * best.t.cols) best = o;
+    return best.t.arena;
+  }
+
+  embed(out: Tensor, table: Weight, ids: Int32Array, scale: number): void {
+    const o = tensor(out), w = table as CpuWeight;
+    const [vocab, cols] = w.shape;
+    if (o.cols !== cols || ids.length > o.rows) throw new Error(`embed ${w.name}: out is [${o.rows}, ${o.cols}], table has ${cols} cols, ${ids.length} ids`);
+    for (const id of ids) {
+      if (!(Number.isInteger(id) && id >= 0 && id < vocab)) throw new GemmaError(`token id ${id} is outside the vocabulary (0..${vocab - 1})`);
+    }
+    for (const s of w.shards) {
+      const pairs: number[] = [];
+      for (let i = 0; i < ids.length; i++) if (ids[i] >= s.row0 && ids[i] < s.row0 + s.rows) pairs.push(i, ids[i] - s.row0);
+      if (!pairs.length) continue;
+      const home = s.arena;
+      const n = pairs.length / 2;
+      this.staged(home, [{ t: o, rows: ids.length, read: true, write: true }], ([outPtr]) => {
+        const p = home.scratch('ids', pairs.length * 4);
+        home.i32.set(pairs, p / 4);
+        home.args([w.layout, outPtr, cols, s.ptr, p, n, cols], [scale]);
+        this.run(home, 'embed', n * cols);
+      });
+    }
+  }
+
+  rmsNorm(out: Tensor, x: Tensor, w: Tensor, eps: number, rows: number): void {
+    const o = tensor(out), xt = tensor(x), wt = tensor(w);
+    if (xt.cols !== o.cols || wt.cols !== xt.cols || rows > xt.rows || rows > o.rows) throw new Error('rmsNorm: shape mismatch');
+    const home = this.home({ t: xt, rows }, { t: o, rows });
+    this.staged(home, [{ t: xt, rows, read: true, write: false }, { t: wt, rows: 1, read: true, write: false },
+      { t: o, rows, read: false, write: true }], ([xp, wp, op]) => {
+      home.args([xp, wp, op, rows, xt.cols], [eps]);
+      this.run(home, 'rmsNorm', rows * xt.cols * 4);
+    });
+  }
+
+  matmul(out: Tensor, x: Tensor, weight: Weight, rows: number): void {
+    const o = tensor(out), xt = tensor(x), w = weight as CpuWeight;
+    const [outF, inF] = w.shape;
+    if (xt.cols !== inF || o.cols !== outF || rows > xt.rows || rows > o.rows) {
+      throw new Error(`matmul ${w.name}: x has ${xt.cols} cols, W is [${outF}, ${inF}], out has ${o.cols} cols`);
+    }
+    const threads = this.threads;
+    for (const s of w.shards) {
+      const home = s.arena;
+      // Chunks of output rows: ~24 per thread for balance, multiples of 16 (even for Q4_0 pairs).
+      const chunk = Math.min(512, Math.max(16, Math.ceil(s.rows / (threads * 24) / 16) * 16));
+      const direct = o.arena === home;
+      const outShard = direct ? undefined : this.tensorIn(home, rows, s.rows);
+      this.staged(home, [{ t: xt, rows, read: true, write: false }], ([xp]) => {
+        const op = direct ? o.ptr + s.row0 * 4 : outShard!.ptr;
+        const ostride = direct ? outF : s.rows;
+        if (w.quantized) {
+          const nb = inF / 32;
+          const xq = home.scratch('xq', rows * inF), xd = home.scratch('xd', rows * nb * 4), xn = home.scratch('xn', rows * nb * 4);
+          home.args([w.layout, xp, inF, rows, inF, s.ptr, s.rows, op, ostride, chunk, xq, xd, xn]);
+          this.run(home, 'matmulQuant', rows * s.rows * inF / 64);
+        } else {
+          home.threadScratch(threads, PANEL * inF * 4);
+          home.args([w.layout, xp, inF, rows, inF, s.ptr, s.rows, op, ostride, chunk]);
+          this.run(home, 'matmulFloat', rows * s.rows * inF / 64);
+        }
+      });
+      if (outShard) {
+        const src = home.f32, dst = o.arena.f32;
+        for (let r = 0; r < rows; r++) {
+          const b = outShard.ptr / 4 + r * s.rows;
+          dst.set(src.subarray(b, b + s.rows), o.ptr / 4 + r * outF + s.row0);
+        }
+        home.free(outShard.ptr);
+      }
+    }
+  }
+
+  private tensorIn(arena: Arena, rows: number, cols: number): { ptr: number } {
+    return { ptr: arena.alloc(rows * cols * 4) };
+  }
+
+  rope(x: Tensor, rows: number, heads: number, headDim: number, positions: Int32Array, theta: number): void {
+    const t = tensor(x);
+    if (rows > t.rows || heads * headDim > t.cols || headDim % 2 !== 0 || positions.length < rows) throw new Error('rope: shape mismatch');
+    let maxPos = 0;
+    for (let i = 0; i < rows; i++) {
+      const p = positions[i];
+      if (!(Number.isInteger(p) && p >= 0)) throw new GemmaError(`rope: invalid position ${p}`);
+      maxPos = Math.max(maxPos, p);
+    }
+    const home = t.arena;
+    const table = ropeTable(home, theta, headDim, maxPos);
+    const pos = home.scratch('positions', rows * 4);
+    home.i32.set(positions.subarray(0, rows), pos / 4);
+    home.args([t.ptr, rows, t.cols, heads, headDim, table, pos]);
+    this.run(home, 'rope', rows * heads * headDim * 4);
+  }
+
+  geluMul(out: Tensor, gate: Tensor, up: Tensor, rows: number): void {
+    this.elementwise('geluMul', out, gate, up, rows, 8);
+  }
+
+  add(out: Tensor, a: Tensor, b: Tensor, rows: number): void {
+    this.elementwise('add', out, a, b, rows, 1);
+  }
+
+  private elementwise(op: 'geluMul' | 'add', out: Tensor, a: Tensor, b: Tensor, rows: number, cost: number): void {
+    const o = tensor(out), at = tensor(a), bt = tensor(b);
+    if (at.cols !== o.cols || bt.cols !== o.cols || rows > o.rows || rows > at.rows || rows > bt.rows) throw new Error(`${op}: shape mismatch`);
+    const home = this.home({ t: o, rows }, { t: at, rows }, { t: bt, rows });
+    this.staged(home, [{ t: at, rows, read: true, write: false }, { t: bt, rows, read: true, write: false },
+      { t: o, rows, read: false, write: true }], ([ap, bp, op2]) => {
+      home.args([ap, bp, op2, rows * o.cols]);
+      this.run(home, op, rows * o.cols * cost);
+    });
+  }
+
+  attention(out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor, p: AttentionParams): void {
+    const o = tensor(out), qt = tensor(q), k = tensor(kCache), v = tensor(vCache);
+    const { n, startPos, numHeads, numKvHeads, headDim, scale } = p;
+    const len = startPos + n;
+    if (numHeads % numKvHeads !== 0 || headDim % 4 !== 0 || qt.cols < numHeads * headDim || o.cols < numHeads * headDim
+      || k.cols < numKvHeads * headDim || v.cols !== k.cols || len > k.rows || len > v.rows || n > qt.rows || n > o.rows) {
+      throw new Error('attention: shape mismatch (head dimensions must be multiples of 4)');
+    }
+    const home = this.home({ t: k, rows: len }, { t: qt, rows: n });
+    this.staged(home, [{ t: qt, rows: n, read: true, write: false }, { t: k, rows: len, read: true, write: false },
+      { t: v, rows: len, read: true, write: false }, { t: o, rows: n, read: false, write: true }], ([qp, kp, vp, op]) => {
+      home.threadScratch(this.threads, HEADS_PER_ITEM * len * 4);
+      home.args([qp, kp, vp, op, n, startPos, numHeads, numKvHeads, headDim, qt.cols, k.cols, o.cols], [scale]);
+      this.run(home, 'attention', n * numHeads * len * headDim / 8);
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.pool.dispose();
+  }
+}

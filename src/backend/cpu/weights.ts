@@ -1,0 +1,77 @@
+/**
+ * Weights on the CPU backend: validation, kernel layout, placement into arenas and load-time
+ * repacking. Q8_0 and Q4_0 are repacked into groups of four blocks (Q4_0 with two rows
+ * interleaved), same byte size (layouts in assembly/quantize.ts); every other type is kept in its
+ * GGUF row layout. Nothing is dequantized ahead of time.
+ */
+import { GgmlType, GGML_TYPE_INFO, ggmlTypeName } from '../../formats/ggml-types.js';
+import { GemmaError } from '../../errors.js';
+import type { Weight, WeightData } from '../types.js';
+import type { Arena } from './arena.js';
+import type { Arenas, Shard } from './arenas.js';
+
+/** Kernel layout ids (assembly/dequant.ts): ggml type ids, plus the two repacked layouts. */
+export const LAYOUT_Q8_0X4 = 100;
+export const LAYOUT_Q4_0X4X2 = 101;
+
+export const SUPPORTED: ReadonlySet<GgmlType> = new Set([
+  GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
+  GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+]);
+
+export class CpuWeight implements Weight {
+  constructor(readonly name: string, readonly shape: readonly [number, number], readonly type: GgmlType,
+    readonly layout: number, readonly shards: readonly Shard[]) {}
+
+  /** The quantized (integer dot product) path; the others take float32 activations. */
+  get quantized(): boolean {
+    return this.layout === LAYOUT_Q8_0X4 || this.layout === LAYOUT_Q4_0X4X2;
+  }
+}
+
+export function rowBytes(type: GgmlType, cols: number): number {
+  const info = GGML_TYPE_INFO[type];
+  return (cols / info.blockSize) * info.typeSize;
+}
+
+/** Largest number of rows repacked per dispatch (through a staging buffer). */
+const STAGE_BYTES = 4 << 20;
+
+export type RunOp = (arena: Arena, op: 'repack', parallel: boolean) => void;
+
+export function createWeight(arenas: Arenas, run: RunOp, name: string, data: WeightData): CpuWeight {
+  const [rows, cols] = data.shape;
+  const type = data.type;
+  if (!SUPPORTED.has(type)) throw new GemmaError(`tensor ${name}: the cpu backend does not support weights of type ${ggmlTypeName(type)}`);
+  const info = GGML_TYPE_INFO[type];
+  if (!(rows > 0 && cols > 0 && cols % info.blockSize === 0)) {
+    throw new GemmaError(`tensor ${name}: shape [${rows}, ${cols}] does not fit ${info.name} blocks of ${info.blockSize}`);
+  }
+  const rb = rowBytes(type, cols);
+  if (data.bytes.byteLength !== rb * rows) {
+    throw new GemmaError(`tensor ${name}: expected ${rb * rows} bytes for [${rows}, ${cols}], got ${data.bytes.byteLength}`);
+  }
+  const layout = type === GgmlType.Q8_0 ? LAYOUT_Q8_0X4 : type === GgmlType.Q4_0 ? LAYOUT_Q4_0X4X2 : type;
+  const perUnit = layout === LAYOUT_Q4_0X4X2 ? 2 : 1;
+  const units = Math.ceil(rows / perUnit);
+  const shards: Shard[] = [];
+  for (const p of arenas.placeRows(rb * perUnit, units, 8)) {
+    const row0 = p.unit0 * perUnit, n = Math.min(rows - row0, p.units * perUnit);
+    const src = data.bytes.subarray(row0 * rb, (row0 + n) * rb);
+    if (layout === type) p.arena.u8.set(src, p.ptr);
+    else repack(p.arena, run, layout, src, p.ptr, n, cols, rb);
+    shards.push({ arena: p.arena, ptr: p.ptr, row0, rows: n });
+  }
+  return new CpuWeight(name, data.shape, type, layout, shards);
+}
+
+function repack(arena: Arena, run: RunOp, layout: number, src: Uint8Array, dst: number, rows: number, cols: number, rb: number): void {
+  const step = Math.max(2, Math.floor(STAGE_BYTES / rb / 2) * 2);
+  const stage = arena.scratch('stage', step * rb);
+  for (let r = 0; r < rows; r += step) {
+    const n = Math.min(step, rows - r);
+    arena.u8.set(src.subarray(r * rb, (r + n) * rb), stage);
+    arena.args([layout === LAYOUT_Q8_0X4 ? 1 : 2, stage, dst + r * rb, n, cols]);
+    run(arena, 'repack', n >= 64);
+  }
+}

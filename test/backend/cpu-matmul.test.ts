@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { RefBackend } from '../../src/backend/ref/ref-backend.js';
+import { GgmlType, ggmlTypeName } from '../../src/formats/ggml-types.js';
+import { encodeTensor } from '../../src/model/export.js';
+import { CONFIGS, gaussian, nerr, useBackends } from './helpers.js';
+import { MATMUL_TOLERANCE } from './tolerances.js';
+
+const ref = new RefBackend();
+
+const K_TYPES = new Set([GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K]);
+const FLOAT_TYPES = new Set([GgmlType.F32, GgmlType.F16, GgmlType.BF16]);
+
+/**
+ * Shapes [outFeatures, inFeatures]: output rows not a multiple of any chunk, tile or pair;
+ * inputs of 2048 and small ones (partial 4-block groups, tails for the float kernels).
+ */
+function shapes(type: GgmlType): [number, number][] {
+  if (K_TYPES.has(type)) return [[37, 256], [19, 2048], [3, 768]];
+  const s: [number, number][] = [[37, 2048], [67, 160], [1, 32], [5, 96], [130, 128]];
+  if (FLOAT_TYPES.has(type)) s.push([9, 7], [6, 13]);
+  return s;
+}
+
+/** Batch 1 (matvec), 2, and larger than every tile (GEMM paths). */
+const BATCHES = [1, 2, 9];
+
+const TYPES = Object.keys(MATMUL_TOLERANCE).map(Number) as GgmlType[];
+const worst = new Map<string, number>();
+
+describe.each(CONFIGS)('cpu backend matmul ($label)', ({ label }) => {
+  const backends = useBackends(label);
+
+  it.each(TYPES.map((t) => [ggmlTypeName(t), t] as const))('%s', async (_name, type) => {
+    const cpu = backends.get(label)!;
+    const tol = MATMUL_TOLERANCE[type]!;
+    let seed = 100;
+    for (const [outF, inF] of shapes(type)) {
+      const bytes = encodeTensor(type, gaussian(outF * inF, seed++, 0.05));
+      const w = cpu.createWeight('w', { shape: [outF, inF], type, bytes });
+      const w2 = ref.createWeight('w', { shape: [outF, inF], type, bytes });
+      for (const n of BATCHES) {
+        const x = gaussian((n + 1) * inF, seed++);
+        const xc = cpu.createTensor(n + 1, inF), xr = ref.createTensor(n + 1, inF);
+        cpu.write(xc, x); ref.write(xr, x);
+        const oc = cpu.createTensor(n + 1, outF), or = ref.createTensor(n + 1, outF);
+        cpu.matmul(oc, xc, w, n); ref.matmul(or, xr, w2, n);
+        const a = await cpu.read(oc), b = await ref.read(or);
+        const e = nerr(a.subarray(0, n * outF), b.subarray(0, n * outF));
+        const key = ggmlTypeName(type);
+        worst.set(key, Math.max(worst.get(key) ?? 0, e));
+        expect(e, `[${outF}, ${inF}] batch ${n}`).toBeLessThanOrEqual(tol);
+        expect(Array.from(a.subarray(n * outF)).every((v) => v === 0), 'rows past `rows` untouched').toBe(true);
+        cpu.freeTensor(xc); cpu.freeTensor(oc);
+      }
+    }
+  });
+});
+
+describe('matmul error summary', () => {
+  it('prints the largest normalised error per type', () => {
+    console.log([...worst].map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', '));
+  });
+});

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { RefBackend } from '../../src/backend/ref/ref-backend.js';
+import type { Backend, Tensor } from '../../src/backend/types.js';
+import { GgmlType } from '../../src/formats/ggml-types.js';
+import { encodeTensor } from '../../src/model/export.js';
+import { CONFIGS, gaussian, nerr, useBackends } from './helpers.js';
+import { OP_TOLERANCE } from './tolerances.js';
+
+const ref = new RefBackend();
+
+function both(cpu: Backend, rows: number, cols: number, data?: Float32Array): [Tensor, Tensor] {
+  const a = cpu.createTensor(rows, cols), b = ref.createTensor(rows, cols);
+  if (data) { cpu.write(a, data); ref.write(b, data); }
+  return [a, b];
+}
+
+async function check(cpu: Backend, a: Tensor, b: Tensor, tol: number, rows?: number): Promise<number> {
+  const x = await cpu.read(a, 0, rows), y = await ref.read(b, 0, rows);
+  const e = nerr(x, y);
+  expect(e).toBeLessThanOrEqual(tol);
+  return e;
+}
+
+const EMBED_TYPES = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1,
+  GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
+
+describe.each(CONFIGS)('cpu backend ops ($label)', ({ label }) => {
+  const backends = useBackends(label);
+  const cpu = () => backends.get(label)!;
+
+  it('add, in place and not, odd sizes', async () => {
+    for (const [rows, cols] of [[3, 7], [5, 2048], [2, 16384]]) {
+      const [a, a2] = both(cpu(), rows, cols, gaussian(rows * cols, 1));
+      const [b, b2] = both(cpu(), rows, cols, gaussian(rows * cols, 2));
+      const [o, o2] = both(cpu(), rows, cols);
+      cpu().add(o, a, b, rows - 1); ref.add(o2, a2, b2, rows - 1);
+      await check(cpu(), o, o2, OP_TOLERANCE.add);
+      cpu().add(a, a, b, rows); ref.add(a2, a2, b2, rows);
+      await check(cpu(), a, a2, OP_TOLERANCE.add);
+    }
+  });
+
+  it('geluMul over a wide range of gate values', async () => {
+    for (const [rows, cols] of [[3, 37], [2, 16384]]) {
+      const g = gaussian(rows * cols, 3, 4);
+      g[0] = -30; g[1] = 30; g[2] = -9; g[3] = 0;
+      const [gt, gt2] = both(cpu(), rows, cols, g);
+      const [u, u2] = both(cpu(), rows, cols, gaussian(rows * cols, 4));
+      cpu().geluMul(gt, gt, u, rows); ref.geluMul(gt2, gt2, u2, rows);
+      await check(cpu(), gt, gt2, OP_TOLERANCE.geluMul);
+    }
+  });
+
+  it('rmsNorm, in place and not', async () => {
+    for (const [rows, cols] of [[3, 2048], [7, 13]]) {
+      const [x, x2] = both(cpu(), rows, cols, gaussian(rows * cols, 5, 3));
+      const [w, w2] = both(cpu(), 1, cols, gaussian(cols, 6));
+      const [o, o2] = both(cpu(), rows, cols);
+      cpu().rmsNorm(o, x, w, 1e-6, rows); ref.rmsNorm(o2, x2, w2, 1e-6, rows);
+      await check(cpu(), o, o2, OP_TOLERANCE.rmsNorm);
+      cpu().rmsNorm(x, x, w, 1e-5, rows - 1); ref.rmsNorm(x2, x2, w2, 1e-5, rows - 1);
+      await check(cpu(), x, x2, OP_TOLERANCE.rmsNorm);
+    }
+  });
+
+  it('rope at near and far positions', async () => {
+    for (const [rows, heads, hd] of [[5, 3, 16], [4, 8, 256], [2, 1, 6]]) {
+      const [x, x2] = both(cpu(), rows, heads * hd, gaussian(rows * heads * hd, 7));
+      const pos = Int32Array.from({ length: rows }, (_, i) => (i * 2039) % 8192);
+      cpu().rope(x, rows, heads, hd, pos, 10000); ref.rope(x2, rows, heads, hd, pos, 10000);
+      await check(cpu(), x, x2, OP_TOLERANCE.rope);
+    }
+  });
+
+  it('attention: MQA, GQA, MHA; one and several query rows; with and without history', async () => {
+    const cases = [
+      { n: 1, startPos: 0, numHeads: 8, numKvHeads: 1, headDim: 256 },
+      { n: 1, startPos: 11, numHeads: 8, numKvHeads: 1, headDim: 256 },
+      { n: 6, startPos: 3, numHeads: 6, numKvHeads: 2, headDim: 16 },
+      { n: 5, startPos: 0, numHeads: 4, numKvHeads: 4, headDim: 20 },
+      { n: 3, startPos: 40, numHeads: 5, numKvHeads: 1, headDim: 8 },
+    ];
+    for (const c of cases) {
+      const len = c.startPos + c.n, qc = c.numHeads * c.headDim, kc = c.numKvHeads * c.headDim;
+      const [q, q2] = both(cpu(), c.n + 1, qc, gaussian((c.n + 1) * qc, 8, 2));
+      const [k, k2] = both(cpu(), len + 3, kc, gaussian((len + 3) * kc, 9, 2));
+      const [v, v2] = both(cpu(), len + 3, kc, gaussian((len + 3) * kc, 10));
+      const [o, o2] = both(cpu(), c.n, qc);
+      const p = { ...c, scale: 1 / Math.sqrt(c.headDim) };
+      cpu().attention(o, q, k, v, p); ref.attention(o2, q2, k2, v2, p);
+      await check(cpu(), o, o2, OP_TOLERANCE.attention);
+    }
+  });
+
+  it('copyRows', async () => {
+    const [a, a2] = both(cpu(), 9, 33, gaussian(9 * 33, 11));
+    const [b, b2] = both(cpu(), 12, 33);
+    cpu().copyRows(b, 4, a, 2, 5); ref.copyRows(b2, 4, a2, 2, 5);
+    await check(cpu(), b, b2, OP_TOLERANCE.copy);
+  });
+
+  it.each(EMBED_TYPES)('embed, weight type %s', async (type) => {
+    const cols = type >= GgmlType.Q4_K && type <= GgmlType.Q6_K ? 512 : 160;
+    const rows = 37;
+    const bytes = encodeTensor(type, gaussian(rows * cols, 12));
+    const w = cpu().createWeight('emb', { shape: [rows, cols], type, bytes });
+    const w2 = ref.createWeight('emb', { shape: [rows, cols], type, bytes });
+    const ids = Int32Array.from([0, 36, 5, 5, 17, 35, 1]);
+    const [o, o2] = both(cpu(), ids.length, cols);
+    cpu().embed(o, w, ids, 8); ref.embed(o2, w2, ids, 8);
+    await check(cpu(), o, o2, OP_TOLERANCE.embed);
+    expect(() => cpu().embed(o, w, Int32Array.from([37]), 1)).toThrow(/outside the vocabulary/);
+  });
+});

@@ -1,0 +1,46 @@
+/**
+ * Normalised error ‖cpu − ref‖₂ / ‖ref‖₂ allowed between the CPU backend and the reference
+ * backend, per op and weight type: the one place these numbers are stated.
+ *
+ * - 0: the kernel does the reference's arithmetic in the same order (copies, add, embed,
+ *   RMSNorm with its float64 sum, RoPE in float64 from the same angles).
+ * - Float matmuls (F32, F16, BF16 and the float path of Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)
+ *   accumulate in float32 where the reference uses float64: ~1e-7 relative per product.
+ * - GELU uses a float32 exp (~1 ulp) in v / (1 + e^(−2z)); attention accumulates in float32.
+ * - Q8_0 and Q4_0 quantize the activations to Q8_0 blocks (as llama.cpp does): a rounding
+ *   error of up to d/2 per element, d = max|x|/127 per block of 32, ≈ 0.5% of the result.
+ * - End to end (tiny random Gemma, logits): float files stay near float32 rounding; quantized
+ *   files add the activation quantization of every matmul of every layer.
+ */
+import { GgmlType } from '../../src/formats/ggml-types.js';
+
+export const OP_TOLERANCE = {
+  copy: 0,
+  add: 0,
+  embed: 0,
+  rmsNorm: 0,
+  rope: 0,
+  geluMul: 1e-6,
+  attention: 1e-5,
+} as const;
+
+export const MATMUL_TOLERANCE: Partial<Record<GgmlType, number>> = {
+  [GgmlType.F32]: 1e-6,
+  [GgmlType.F16]: 1e-6,
+  [GgmlType.BF16]: 1e-6,
+  [GgmlType.Q8_0]: 0.01,
+  [GgmlType.Q4_0]: 0.01,
+  [GgmlType.Q4_1]: 1e-6,
+  [GgmlType.Q5_0]: 1e-6,
+  [GgmlType.Q5_1]: 1e-6,
+  [GgmlType.Q4_K]: 1e-6,
+  [GgmlType.Q5_K]: 1e-6,
+  [GgmlType.Q6_K]: 1e-6,
+};
+
+export const MODEL_TOLERANCE: Partial<Record<GgmlType, number>> = {
+  [GgmlType.F32]: 1e-5,
+  [GgmlType.F16]: 1e-5,
+  [GgmlType.Q8_0]: 0.02,
+  [GgmlType.Q4_0]: 0.02,
+};
