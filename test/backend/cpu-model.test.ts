@@ -1,0 +1,58 @@
+/**
+ * End to end: a tiny random Gemma in a GGUF file gives the same logits on the CPU backend as on
+ * the reference backend, for a prompt (batched matmuls) and for token-by-token decoding
+ * (matvecs), within MODEL_TOLERANCE.
+ */
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RefBackend } from '../../src/backend/ref/ref-backend.js';
+import type { Backend } from '../../src/backend/types.js';
+import { createCpuBackend } from '../../src/backend/cpu/index.js';
+import { Session } from '../../src/engine/session.js';
+import { GgmlType, ggmlTypeName } from '../../src/formats/ggml-types.js';
+import { openCheckpoint } from '../../src/model/checkpoint.js';
+import { GemmaModel } from '../../src/model/gemma.js';
+import { loadWeights } from '../../src/model/weights.js';
+import { randomWeights, tinyConfig, tmpDir, writeTinyGguf } from '../helpers/tiny-models.js';
+import { nerr } from './helpers.js';
+import { MODEL_TOLERANCE } from './tolerances.js';
+
+async function load(file: string, backend: Backend): Promise<GemmaModel> {
+  const ckpt = await openCheckpoint(file);
+  try {
+    return new GemmaModel(backend, ckpt.config, await loadWeights(ckpt, backend));
+  } finally {
+    await ckpt.close();
+  }
+}
+
+/** Logits of a 13-token prompt at every position, then of 4 decoded tokens one at a time. */
+async function logits(model: GemmaModel, ids: number[]): Promise<Float32Array[]> {
+  const s = new Session(model, 64);
+  const out = [await s.eval(ids.slice(0, 13), { allLogits: true })];
+  for (const id of ids.slice(13)) out.push(await s.eval([id]));
+  s.dispose();
+  return out;
+}
+
+// hidden 192 = one 4-block group plus a 2-block tail; GQA with two KV heads.
+const config = tinyConfig({ hiddenSize: 192, intermediateSize: 384, numHeads: 4, numKvHeads: 2, headDim: 32, vocabSize: 300 });
+const weights = randomWeights(config, { seed: 7 });
+const dir = tmpDir();
+const ids = [2, 17, 250, 3, 99, 99, 140, 5, 6, 7, 8, 299, 1, 42, 43, 44, 45];
+const disposers: (() => Promise<void>)[] = [];
+afterAll(async () => { for (const d of disposers) await d(); });
+
+describe.each([GgmlType.F32, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0].map((t) => [ggmlTypeName(t), t] as const))(
+  'tiny Gemma %s: cpu backend vs reference', (name, type) => {
+    it.each([1, 2])('%i thread(s)', async (threads) => {
+      const file = path.join(dir, `tiny-${name}.gguf`);
+      await writeTinyGguf(file, config, weights, type);
+      const cpu = await createCpuBackend({ threads, minParallelWork: 0 });
+      disposers.push(() => cpu.dispose());
+      const [a, b] = [await logits(await load(file, cpu), ids), await logits(await load(file, new RefBackend()), ids)];
+      const errs = a.map((x, i) => nerr(x, b[i]));
+      console.log(`${name}, ${threads} thread(s): logits normalised error, prompt ${errs[0].toExponential(2)}, decode max ${Math.max(...errs.slice(1)).toExponential(2)}`);
+      for (const e of errs) expect(e).toBeLessThanOrEqual(MODEL_TOLERANCE[type]!);
+    });
+  });
