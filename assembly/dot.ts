@@ -1,24 +1,50 @@
 // Integer dot products of repacked Q8_0 / Q4_0 weight rows with Q8_0-quantized activations.
-// Each 32-element block gives an i32x4 of partial sums; it is converted once and accumulated
-// in float32 with the block's combined scale d_w·d_x (ggml_vec_dot_q8_0_q8_0 /
-// ggml_vec_dot_q4_0_q8_0 do the same per block). The four float16 weight scales of a group
-// convert to float32 in one vector op (simd.ts).
+// Per group of 4 blocks, each block gives an i32x4 of partial sums; the four are reduced into
+// one i32x4 of block sums, converted once and accumulated in float32 with the four combined
+// scales d_w·d_x (ggml_vec_dot_q8_0_q8_0 / _q4_0_q8_0 scale per block the same way). One
+// float accumulation per group keeps the dependency chain short.
 
-import { f16lo, fma, hsum, lane, sink } from './simd';
+import { CONSTS } from './sync';
+import { fma, hsum, sink, F16_RESCALE } from './simd';
+
+/** Constants of the kernels below (see init in index.ts). */
+export const C_NIBBLE: usize = CONSTS; // i8x16 0x0f
+export const C_F16MASK: usize = CONSTS + 16; // i32x4 0x8fffe000
+export const C_F16SCALE: usize = CONSTS + 32; // f32x4 2^112
+
+export function initConsts(): void {
+  v128.store(C_NIBBLE, i8x16.splat(15));
+  v128.store(C_F16MASK, i32x4.splat(0x8fffe000));
+  v128.store(C_F16SCALE, f32x4.splat(F16_RESCALE));
+}
+
+/** Four float16 scales at `p` as float32 (see simd.ts f16lo). */
+// @ts-ignore: decorator
+@inline function scales4(p: usize, mask: v128, k: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v128.load64_zero(p)), 13), mask), k);
+}
 
 // @ts-ignore: decorator
-@inline function ones16(): v128 {
-  return i16x8.splat(1);
+@inline function scale1(p: usize, mask: v128, k: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v128.load16_splat(p)), 13), mask), k);
+}
+
+/** [Σa, Σb, Σc, Σd] of four i32x4. */
+// @ts-ignore: decorator
+@inline function reduce4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(i32x4.shuffle(a, b, 0, 4, 1, 5), i32x4.shuffle(a, b, 2, 6, 3, 7));
+  const cd = i32x4.add(i32x4.shuffle(c, d, 0, 4, 1, 5), i32x4.shuffle(c, d, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
 }
 
 /** Σ w·x over 16 signed bytes, as four i32 partial sums. */
 // @ts-ignore: decorator
 @inline function dotI8(w: v128, x: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
-    // |w| is a valid 7-bit operand; the sign moves onto x. The i16 pair sums stay below 2·127·128.
+    // |w| is a valid 7-bit operand; the sign moves onto x. Pair sums stay below 2·127·128.
     const neg = i8x16.lt_s(w, i8x16.splat(0));
     const xs = i8x16.sub(v128.xor(x, neg), neg);
-    return i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(xs, i8x16.abs(w)), ones16());
+    return i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(xs, i8x16.abs(w)));
   }
   return i32x4.add(
     i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w), i16x8.extend_low_i8x16_s(x)),
@@ -34,35 +60,31 @@ import { f16lo, fma, hsum, lane, sink } from './simd';
 /** Row of a repacked Q8_0 weight (see quantize.ts) · quantized activation row. */
 export function dotQ8(w: usize, xq: usize, xd: usize, K: i32, line: usize): f32 {
   const nb = K >> 5, G = nb >> 2;
+  const mask = v128.load(C_F16MASK), k = v128.load(C_F16SCALE);
   let acc = f32x4.splat(0);
   for (let g = 0; g < G; g++) {
-    const c = f32x4.mul(f16lo(v128.load64_zero(w)), v128.load(xd));
-    const s0 = blockQ8(w + 8, xq), s1 = blockQ8(w + 40, xq + 32);
-    const s2 = blockQ8(w + 72, xq + 64), s3 = blockQ8(w + 104, xq + 96);
-    acc = fma(f32x4.convert_i32x4_s(s0), lane(c, 0), acc);
-    acc = fma(f32x4.convert_i32x4_s(s1), lane(c, 1), acc);
-    acc = fma(f32x4.convert_i32x4_s(s2), lane(c, 2), acc);
-    acc = fma(f32x4.convert_i32x4_s(s3), lane(c, 3), acc);
+    const s = reduce4(blockQ8(w + 8, xq), blockQ8(w + 40, xq + 32), blockQ8(w + 72, xq + 64), blockQ8(w + 104, xq + 96));
+    acc = fma(f32x4.convert_i32x4_s(s), f32x4.mul(scales4(w, mask, k), v128.load(xd)), acc);
     sink(line, acc);
     w += 136; xq += 128; xd += 16;
   }
   for (let b = G << 2; b < nb; b++) {
-    const c = f32x4.mul(f16lo(v128.load16_splat(w)), v128.load32_splat(xd));
+    const c = f32x4.mul(scale1(w, mask, k), v128.load32_splat(xd));
     acc = fma(f32x4.convert_i32x4_s(blockQ8(w + 2, xq)), c, acc);
     w += 34; xq += 32; xd += 4;
   }
   return hsum(acc);
 }
 
-/** Σ nibble·x of one Q4_0 block (16 bytes at `q`) against activation block halves x0, x1. */
+/** Σ nibble·x of one Q4_0 block (16 bytes q) against activation block halves x0, x1. */
 // @ts-ignore: decorator
-@inline function blockQ4(q: v128, x0: v128, x1: v128): v128 {
-  const lo = v128.and(q, i8x16.splat(15));
-  const hi = v128.and(i16x8.shr_u(q, 4), i8x16.splat(15));
+@inline function blockQ4(q: v128, x0: v128, x1: v128, k15: v128): v128 {
+  const lo = v128.and(q, k15);
+  const hi = v128.and(i16x8.shr_u(q, 4), k15);
   if (ASC_FEATURE_RELAXED_SIMD) {
-    // Nibbles 0..15 are valid 7-bit operands: take Σ q·x here and add −8·Σx per block apart.
-    const p = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, lo), i16x8.relaxed_dot_i8x16_i7x16_s(x1, hi));
-    return i32x4.dot_i16x8_s(p, ones16());
+    // Nibbles 0..15 are valid 7-bit operands: Σ q·x here, −8·Σx per block is added apart.
+    return i32x4.extadd_pairwise_i16x8_s(
+      i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, lo), i16x8.relaxed_dot_i8x16_i7x16_s(x1, hi)));
   }
   const l = i8x16.sub(lo, i8x16.splat(8)), h = i8x16.sub(hi, i8x16.splat(8));
   return i32x4.add(
@@ -73,50 +95,49 @@ export function dotQ8(w: usize, xq: usize, xd: usize, K: i32, line: usize): f32 
 }
 
 /**
- * A repacked Q4_0 row pair (see quantize.ts) · quantized activation row; the two results go to
- * out[0] and out[1] (out[1] only when `both`).
+ * A repacked Q4_0 row pair (see quantize.ts) · quantized activation row; the results go to
+ * out and out + ostep (the second only when `both`). xs holds 8·Σq per activation block.
  */
-export function dotQ4Pair(w: usize, xq: usize, xd: usize, xn: usize, K: i32, out: usize, ostep: usize, both: bool, line: usize): void {
+export function dotQ4Pair(w: usize, xq: usize, xd: usize, xs: usize, K: i32, out: usize, ostep: usize, both: bool, line: usize): void {
   const nb = K >> 5, G = nb >> 2;
+  const mask = v128.load(C_F16MASK), k = v128.load(C_F16SCALE), k15 = v128.load(C_NIBBLE);
   let accA = f32x4.splat(0), accB = f32x4.splat(0);
   for (let g = 0; g < G; g++) {
-    const dx = v128.load(xd);
-    const dA = f16lo(v128.load64_zero(w)), dB = f16lo(v128.load64_zero(w, 8));
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      const n = v128.load(xn);
-      accA = fma(dA, n, accA);
-      accB = fma(dB, n, accB);
-    }
-    const cA = f32x4.mul(dA, dx), cB = f32x4.mul(dB, dx);
     let x0 = v128.load(xq), x1 = v128.load(xq, 16);
-    accA = fma(f32x4.convert_i32x4_s(blockQ4(v128.load(w, 16), x0, x1)), lane(cA, 0), accA);
-    accB = fma(f32x4.convert_i32x4_s(blockQ4(v128.load(w, 80), x0, x1)), lane(cB, 0), accB);
+    let a0 = blockQ4(v128.load(w, 16), x0, x1, k15), b0 = blockQ4(v128.load(w, 80), x0, x1, k15);
     x0 = v128.load(xq, 32); x1 = v128.load(xq, 48);
-    accA = fma(f32x4.convert_i32x4_s(blockQ4(v128.load(w, 32), x0, x1)), lane(cA, 1), accA);
-    accB = fma(f32x4.convert_i32x4_s(blockQ4(v128.load(w, 96), x0, x1)), lane(cB, 1), accB);
+    let a1 = blockQ4(v128.load(w, 32), x0, x1, k15), b1 = blockQ4(v128.load(w, 96), x0, x1, k15);
     x0 = v128.load(xq, 64); x1 = v128.load(xq, 80);
-    accA = fma(f32x4.convert_i32x4_s(blockQ4(v128.load(w, 48), x0, x1)), lane(cA, 2), accA);
-    accB = fma(f32x4.convert_i32x4_s(blockQ4(v128.load(w, 112), x0, x1)), lane(cB, 2), accB);
+    let a2 = blockQ4(v128.load(w, 48), x0, x1, k15), b2 = blockQ4(v128.load(w, 112), x0, x1, k15);
     x0 = v128.load(xq, 96); x1 = v128.load(xq, 112);
-    accA = fma(f32x4.convert_i32x4_s(blockQ4(v128.load(w, 64), x0, x1)), lane(cA, 3), accA);
-    accB = fma(f32x4.convert_i32x4_s(blockQ4(v128.load(w, 128), x0, x1)), lane(cB, 3), accB);
+    let a3 = blockQ4(v128.load(w, 64), x0, x1, k15), b3 = blockQ4(v128.load(w, 128), x0, x1, k15);
+    let sA = reduce4(a0, a1, a2, a3), sB = reduce4(b0, b1, b2, b3);
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      const n = v128.load(xs);
+      sA = i32x4.sub(sA, n);
+      sB = i32x4.sub(sB, n);
+    }
+    const dx = v128.load(xd);
+    accA = fma(f32x4.convert_i32x4_s(sA), f32x4.mul(scales4(w, mask, k), dx), accA);
+    accB = fma(f32x4.convert_i32x4_s(sB), f32x4.mul(scales4(w + 8, mask, k), dx), accB);
     sink(line, f32x4.add(accA, accB));
-    w += 144; xq += 128; xd += 16; xn += 16;
+    w += 144; xq += 128; xd += 16; xs += 16;
   }
   const t = nb - (G << 2);
   for (let j = 0; j < t; j++) {
-    const dA = f16lo(v128.load16_splat(w + (<usize>j << 1))), dB = f16lo(v128.load16_splat(w + (<usize>(t + j) << 1)));
-    const dx = v128.load32_splat(xd);
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      const n = v128.load32_splat(xn);
-      accA = fma(dA, f32x4.mul(n, f32x4.splat(0.25)), accA);
-      accB = fma(dB, f32x4.mul(n, f32x4.splat(0.25)), accB);
-    }
     const x0 = v128.load(xq), x1 = v128.load(xq, 16);
     const qa = w + (<usize>t << 2) + (<usize>j << 4);
-    accA = fma(f32x4.convert_i32x4_s(blockQ4(v128.load(qa), x0, x1)), f32x4.mul(dA, dx), accA);
-    accB = fma(f32x4.convert_i32x4_s(blockQ4(v128.load(qa + (<usize>t << 4)), x0, x1)), f32x4.mul(dB, dx), accB);
-    xq += 32; xd += 4; xn += 4;
+    let sA = blockQ4(v128.load(qa), x0, x1, k15), sB = blockQ4(v128.load(qa + (<usize>t << 4)), x0, x1, k15);
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      // 8·Σq spread over the four lanes (it is a multiple of 8).
+      const n = i32x4.splat(load<i32>(xs) >> 2);
+      sA = i32x4.sub(sA, n);
+      sB = i32x4.sub(sB, n);
+    }
+    const dx = v128.load32_splat(xd);
+    accA = fma(f32x4.convert_i32x4_s(sA), f32x4.mul(scale1(w + (<usize>j << 1), mask, k), dx), accA);
+    accB = fma(f32x4.convert_i32x4_s(sB), f32x4.mul(scale1(w + (<usize>(t + j) << 1), mask, k), dx), accB);
+    xq += 32; xd += 4; xs += 4;
   }
   store<f32>(out, hsum(accA));
   if (both) store<f32>(out + ostep, hsum(accB));

@@ -4,6 +4,7 @@
 
 import { iarg, parg } from './sync';
 import { repack as repackRows } from './quantize';
+import { initConsts } from './dot';
 
 export { matmulFloat, matmulQuant } from './matmul';
 export { embed, rmsNorm, rope, geluMul, add, attention } from './ops';
@@ -11,4 +12,9 @@ export { embed, rmsNorm, rope, geluMul, add, attention } from './ops';
 /** Load-time repacking. Args: layout (1: Q8_0, 2: Q4_0), src, dst, rows, K. */
 export function repack(tid: i32, nt: i32): void {
   repackRows(tid, nt, iarg(0), parg(1), parg(2), iarg(3), iarg(4));
+}
+
+/** Writes the kernels' constants into this memory's control area; the host calls it once per memory. */
+export function init(tid: i32, nt: i32): void {
+  initConsts();
 }

@@ -3,13 +3,13 @@
 // Activations are quantized per row to Q8_0 blocks as llama.cpp does for these weight types
 // (ggml quantize_row_q8_0: d = max|x| / 127, q = round(x / d)), except that d stays float32
 // (llama.cpp rounds it to float16) and lives apart from the quants: per row `K` int8 quants,
-// `K/32` float32 scales and `K/32` float32 terms −8·d·Σq that Q4_0's unsigned-nibble dot
-// products need (see dot.ts).
+// `K/32` float32 scales and `K/32` int32 sums 8·Σq that Q4_0's unsigned-nibble dot products
+// subtract (see dot.ts).
 
 import { grab, barrier } from './sync';
 
-/** Quantizes `n` rows of `K` floats (row stride `xs` floats) into qs / d / nsum (row strides K, K/32, K/32). */
-export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i32, qs: usize, d: usize, nsum: usize, counter: i32): void {
+/** Quantizes `n` rows of `K` floats (row stride `xs` floats) into qs / d / sum8 (row strides K, K/32, K/32). */
+export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i32, qs: usize, d: usize, sum8: usize, counter: i32): void {
   const nb = K >> 5;
   const total = n * nb;
   const CH = 64;
@@ -43,7 +43,7 @@ export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i3
       const sum = i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
       const bi = (<usize>r * <usize>nb + <usize>b) << 2;
       store<f32>(d + bi, dd);
-      store<f32>(nsum + bi, <f32>-8 * dd * <f32>sum);
+      store<i32>(sum8 + bi, sum << 3);
     }
   }
 }

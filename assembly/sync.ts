@@ -6,6 +6,9 @@
 const COUNTERS: usize = 0; // 16 × i32, zeroed by the host before every op
 const BAR_COUNT: usize = 64;
 const BAR_GEN: usize = 68;
+/** Vector constants (written by init()): loaded once per kernel call, V8 keeps them in registers
+ *  instead of rebuilding a v128.const at every use inside a loop. */
+export const CONSTS: usize = 128;
 const IARGS: usize = 256; // 32 × i32
 const FARGS: usize = 384; // 8 × f64
 const THREAD_SCRATCH: usize = 512; // per-thread scratch pointers, 64 × u32

@@ -37,6 +37,7 @@ export class Arena {
   constructor(readonly id: number, module: WasmModule) {
     this.memory = new Wasm.Memory({ initial: 1, maximum: MAX_BYTES / PAGE, shared: true });
     this.kernels = new Wasm.Instance(module, { env: { memory: this.memory } }).exports as unknown as KernelExports;
+    this.kernels.init(0, 1);
     this.refresh();
   }
 
