@@ -27,7 +27,7 @@ class HeaderReader {
   private buf: Uint8Array = new Uint8Array(0);
   private view = new DataView(this.buf.buffer);
   private bufStart = 0;
-  private readonly decoder = new TextDecoder('utf-8');
+  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
   constructor(readonly src: ByteSource) {}
 
