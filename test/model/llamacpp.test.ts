@@ -58,3 +58,27 @@ describe.each(CONFIGS)('llama.cpp agrees: %s', (_name, config) => {
     }
   });
 });
+
+describe('llama.cpp agrees on BF16 and F16 weights', () => {
+  const config = tinyConfig({ numHeads: 8, numKvHeads: 2, headDim: 16, hiddenSize: 64, intermediateSize: 96 });
+  const weights = randomWeights(config, { seed: 21 });
+  const ids = [2, ...Array.from({ length: 30 }, (_, i) => (i * 53 + 7) % config.vocabSize)];
+
+  it.each([['BF16', GgmlType.BF16], ['F16', GgmlType.F16]] as const)('%s: teacher-forced logits and top-1', async (name, type) => {
+    const file = path.join(tmpDir(), `tiny-${name}.gguf`);
+    await writeTinyGguf(file, config, weights, type);
+    const ref = await llamaTeacherForced(file, ids, config.vocabSize);
+    const { session } = await loadRef(file);
+    const ours = await session().eval(ids, { allLogits: true });
+    const V = config.vocabSize;
+    let worst = 0;
+    for (let t = 0; t < ids.length; t++) {
+      const row = ours.subarray(t * V, (t + 1) * V);
+      worst = Math.max(worst, maxDiffUpToOffset(row, ref[t]));
+    }
+    // llama.cpp rounds the activations to the weight type (bf16: 8 mantissa bits) before its
+    // dot products; we keep them in float32, so BF16 differs more than F16.
+    expect(worst).toBeLessThan(type === GgmlType.BF16 ? 0.05 : 0.01);
+    console.log(`${name}: max |Δlogit| up to a row constant vs llama.cpp: ${worst.toFixed(4)}`);
+  });
+});
