@@ -39,6 +39,8 @@ export interface AttentionParams {
   readonly n: number;
   /** Cache position of the first query row; row t attends to cache positions 0..startPos+t. */
   readonly startPos: number;
+  /** Rows of `q` and `out` used: rowOffset .. rowOffset + n − 1 (default 0; for batches of sequences). */
+  readonly rowOffset?: number;
   readonly numHeads: number;
   readonly numKvHeads: number;
   readonly headDim: number;

@@ -14,6 +14,16 @@ import type { GemmaConfig } from './config.js';
 import type { KvCache } from './kv-cache.js';
 import type { GemmaWeights } from './weights.js';
 
+/** One sequence's rows within a batch. */
+interface Segment { cache: KvCache; startPos: number; rowStart: number; n: number }
+
+export interface BatchItem {
+  cache: KvCache;
+  ids: Int32Array;
+  /** Cache position of ids[0]. */
+  startPos: number;
+}
+
 /** Activation buffers for up to `capacity` tokens, reused across calls. */
 class Scratch {
   readonly x: Tensor; readonly h: Tensor; readonly q: Tensor; readonly k: Tensor; readonly v: Tensor;
@@ -61,20 +71,43 @@ export class GemmaModel {
     for (let done = 0; done < ids.length; done += GemmaModel.MAX_BATCH) {
       const chunk = ids.subarray(done, Math.min(ids.length, done + GemmaModel.MAX_BATCH));
       const last = done + chunk.length === ids.length;
-      this.layers(cache, chunk, startPos + done);
-      if (allLogits) out.set(await this.logits(0, chunk.length), done * vocab);
-      else if (last) out.set(await this.logits(chunk.length - 1, 1));
+      this.layers(chunk, [{ cache, startPos: startPos + done, rowStart: 0, n: chunk.length }]);
+      if (allLogits) out.set(await this.logits([...Array(chunk.length).keys()]), done * vocab);
+      else if (last) out.set(await this.logits([chunk.length - 1]));
     }
     return out;
   }
 
-  private layers(cache: KvCache, ids: Int32Array, startPos: number): void {
+  /**
+   * Several sequences in one pass (continuous batching): their rows share every weight read,
+   * and each attends only to its own cache. Returns the last-token logits of each item.
+   * The items' tokens together must not exceed MAX_BATCH; caches must already have room.
+   */
+  async forwardBatch(items: readonly BatchItem[]): Promise<Float32Array[]> {
+    const total = items.reduce((n, it) => n + it.ids.length, 0);
+    if (total > GemmaModel.MAX_BATCH) throw new Error(`forwardBatch: ${total} tokens exceed MAX_BATCH ${GemmaModel.MAX_BATCH}`);
+    const ids = new Int32Array(total);
+    const segments: Segment[] = [];
+    let row = 0;
+    for (const it of items) {
+      if (it.ids.length === 0) throw new Error('forwardBatch: an item has no tokens');
+      ids.set(it.ids, row);
+      segments.push({ cache: it.cache, startPos: it.startPos, rowStart: row, n: it.ids.length });
+      row += it.ids.length;
+    }
+    this.layers(ids, segments);
+    const logits = await this.logits(segments.map((g) => g.rowStart + g.n - 1));
+    const vocab = this.config.vocabSize;
+    return segments.map((_, i) => logits.slice(i * vocab, (i + 1) * vocab));
+  }
+
+  private layers(ids: Int32Array, segments: readonly Segment[]): void {
     const b = this.backend, c = this.config, w = this.weights, n = ids.length;
     const s = this.getScratch(n);
     const positions = new Int32Array(n);
-    for (let i = 0; i < n; i++) positions[i] = startPos + i;
+    for (const g of segments) for (let i = 0; i < g.n; i++) positions[g.rowStart + i] = g.startPos + i;
     b.embed(s.x, w.embed, ids, this.embedScale);
-    const attn = { n, startPos, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, scale: 1 / Math.sqrt(c.headDim) };
+    const scale = 1 / Math.sqrt(c.headDim);
     for (let l = 0; l < c.numLayers; l++) {
       const lw = w.layers[l];
       b.rmsNorm(s.h, s.x, lw.attnNorm, c.rmsNormEps, n);
@@ -83,9 +116,13 @@ export class GemmaModel {
       b.matmul(s.v, s.h, lw.v, n);
       b.rope(s.q, n, c.numHeads, c.headDim, positions, c.ropeTheta);
       b.rope(s.k, n, c.numKvHeads, c.headDim, positions, c.ropeTheta);
-      b.copyRows(cache.k[l], startPos, s.k, 0, n);
-      b.copyRows(cache.v[l], startPos, s.v, 0, n);
-      b.attention(s.att, s.q, cache.k[l], cache.v[l], attn);
+      for (const g of segments) {
+        b.copyRows(g.cache.k[l], g.startPos, s.k, g.rowStart, g.n);
+        b.copyRows(g.cache.v[l], g.startPos, s.v, g.rowStart, g.n);
+        b.attention(s.att, s.q, g.cache.k[l], g.cache.v[l], {
+          n: g.n, startPos: g.startPos, rowOffset: g.rowStart, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, scale,
+        });
+      }
       b.matmul(s.o, s.att, lw.o, n);
       b.add(s.x, s.x, s.o, n);
       b.rmsNorm(s.h, s.x, lw.ffnNorm, c.rmsNormEps, n);
@@ -97,14 +134,15 @@ export class GemmaModel {
     }
   }
 
-  /** Final norm and tied head for `count` rows of the residual stream starting at `from`. */
-  private async logits(from: number, count: number): Promise<Float32Array> {
+  /** Final norm and tied head for the given rows of the residual stream. */
+  private async logits(rows: readonly number[]): Promise<Float32Array> {
     const b = this.backend, s = this.scratch!;
-    if (from > 0) b.copyRows(s.h, 0, s.x, from, count);
-    b.rmsNorm(s.h, from > 0 ? s.h : s.x, this.weights.outputNorm, this.config.rmsNormEps, count);
-    const logits = b.createTensor(count, this.config.vocabSize);
+    const contiguous = rows.every((r, i) => r === i);
+    if (!contiguous) rows.forEach((r, i) => b.copyRows(s.h, i, s.x, r, 1));
+    b.rmsNorm(s.h, contiguous ? s.x : s.h, this.weights.outputNorm, this.config.rmsNormEps, rows.length);
+    const logits = b.createTensor(rows.length, this.config.vocabSize);
     try {
-      b.matmul(logits, s.h, this.weights.embed, count);
+      b.matmul(logits, s.h, this.weights.embed, rows.length);
       return await b.read(logits);
     } finally {
       b.freeTensor(logits);

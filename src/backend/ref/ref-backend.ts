@@ -149,6 +149,7 @@ export class RefBackend implements Backend {
 
   attention(out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor, p: AttentionParams): void {
     const { n, startPos, numHeads, numKvHeads, headDim, scale } = p;
+    const row0 = p.rowOffset ?? 0;
     const qs = t(q), ks = t(kCache), vs = t(vCache), os = t(out);
     const group = numHeads / numKvHeads;
     const kvCols = kCache.cols;
@@ -157,7 +158,7 @@ export class RefBackend implements Backend {
     for (let r = 0; r < n; r++) {
       const len = startPos + r + 1;
       for (let h = 0; h < numHeads; h++) {
-        const qb = r * q.cols + h * headDim;
+        const qb = (row0 + r) * q.cols + h * headDim;
         const kvOff = Math.floor(h / group) * headDim;
         let max = -Infinity;
         for (let s = 0; s < len; s++) {
@@ -180,7 +181,7 @@ export class RefBackend implements Backend {
           const vb = s * kvCols + kvOff;
           for (let d = 0; d < headDim; d++) acc[d] += pr * vs[vb + d];
         }
-        const ob = r * out.cols + h * headDim;
+        const ob = (row0 + r) * out.cols + h * headDim;
         for (let d = 0; d < headDim; d++) os[ob + d] = acc[d];
       }
     }
