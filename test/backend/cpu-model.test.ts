@@ -45,14 +45,18 @@ afterAll(async () => { for (const d of disposers) await d(); });
 
 describe.each([GgmlType.F32, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0].map((t) => [ggmlTypeName(t), t] as const))(
   'tiny Gemma %s: cpu backend vs reference', (name, type) => {
-    it.each([1, 2])('%i thread(s)', async (threads) => {
+    it.each([
+      { label: '1 thread', o: { threads: 1 } },
+      { label: '2 threads', o: { threads: 2, minParallelWork: 0 } },
+      { label: '2 threads, weights over several 1 MiB memories', o: { threads: 2, minParallelWork: 0, arenaBytes: 1 << 20 } },
+    ])('$label', async ({ label, o }) => {
       const file = path.join(dir, `tiny-${name}.gguf`);
       await writeTinyGguf(file, config, weights, type);
-      const cpu = await createCpuBackend({ threads, minParallelWork: 0 });
+      const cpu = await createCpuBackend(o);
       disposers.push(() => cpu.dispose());
       const [a, b] = [await logits(await load(file, cpu), ids), await logits(await load(file, new RefBackend()), ids)];
       const errs = a.map((x, i) => nerr(x, b[i]));
-      console.log(`${name}, ${threads} thread(s): logits normalised error, prompt ${errs[0].toExponential(2)}, decode max ${Math.max(...errs.slice(1)).toExponential(2)}`);
+      console.log(`${name}, ${label}: logits normalised error, prompt ${errs[0].toExponential(2)}, decode max ${Math.max(...errs.slice(1)).toExponential(2)}`);
       for (const e of errs) expect(e).toBeLessThanOrEqual(MODEL_TOLERANCE[type]!);
     });
   });

@@ -9,6 +9,9 @@ export const CONFIGS: { label: string; o: CpuBackendOptions }[] = [
   { label: '1 thread', o: { threads: 1 } },
   { label: '2 threads', o: { threads: 2, minParallelWork: 0 } },
   { label: '2 threads, baseline SIMD', o: { threads: 2, simd: 'baseline', minParallelWork: 0 } },
+  // Memories of 1 MiB instead of 4 GiB: weights split into row shards across memories and ops
+  // with operands in different memories, as a model larger than 4 GiB has.
+  { label: '2 threads, 1 MiB memories', o: { threads: 2, minParallelWork: 0, arenaBytes: 1 << 20 } },
 ];
 
 /** Creates the CONFIGS backends before the file's tests and disposes of them after. */

@@ -34,8 +34,9 @@ export class Arena {
   private readonly sizes = new Map<number, number>();
   private readonly scratchBufs = new Map<string, Block>();
 
-  constructor(readonly id: number, module: WasmModule) {
-    this.memory = new Wasm.Memory({ initial: 1, maximum: MAX_BYTES / PAGE, shared: true });
+  /** `limit`: bytes this arena may use (4 GiB; smaller in tests of the multi-arena paths). */
+  constructor(readonly id: number, module: WasmModule, readonly limit = MAX_BYTES) {
+    this.memory = new Wasm.Memory({ initial: 1, maximum: Math.ceil(limit / PAGE), shared: true });
     this.kernels = new Wasm.Instance(module, { env: { memory: this.memory } }).exports as unknown as KernelExports;
     this.kernels.init(0, 1);
     this.refresh();
@@ -52,12 +53,12 @@ export class Arena {
 
   /** Bytes still allocatable (the free list plus the room above the top). */
   get available(): number {
-    return MAX_BYTES - this.top + this.freeList.reduce((s, b) => s + b.size, 0);
+    return this.limit - this.top + this.freeList.reduce((s, b) => s + b.size, 0);
   }
 
   /** Largest single allocation that would succeed now. */
   get largestFree(): number {
-    return Math.max(MAX_BYTES - this.top, ...this.freeList.map((b) => b.size));
+    return Math.max(this.limit - this.top, ...this.freeList.map((b) => b.size));
   }
 
   get used(): number {
@@ -76,7 +77,7 @@ export class Arena {
       this.sizes.set(ptr, size);
       return ptr;
     }
-    if (this.top + size > MAX_BYTES) return -1;
+    if (this.top + size > this.limit) return -1;
     const ptr = this.top;
     this.top += size;
     const pages = Math.ceil(this.top / PAGE) - this.memory.buffer.byteLength / PAGE;
@@ -90,7 +91,7 @@ export class Arena {
 
   alloc(bytes: number): number {
     const p = this.tryAlloc(bytes);
-    if (p < 0) throw new GemmaError(`out of WebAssembly memory: cannot allocate ${bytes} bytes in a 4 GiB arena`);
+    if (p < 0) throw new GemmaError(`out of WebAssembly memory: cannot allocate ${bytes} bytes in an arena of ${this.limit} bytes`);
     return p;
   }
 

@@ -10,7 +10,8 @@ import { GemmaError } from '../../errors.js';
 import { Arena, MAX_BYTES } from './arena.js';
 import type { WasmModule } from './wasm-api.js';
 
-export const WEIGHT_BUDGET = 3 * 2 ** 30;
+/** Share of arena 0 that weights may take (3 GiB of 4). */
+const WEIGHT_SHARE = 0.75;
 
 /** Rows [row0, row0 + rows) of a weight, stored at `ptr` of `arena`. */
 export interface Shard {
@@ -23,8 +24,18 @@ export interface Shard {
 export class Arenas {
   readonly list: Arena[] = [];
 
-  constructor(private readonly module: WasmModule, private readonly limit = Infinity) {
+  /** `arenaBytes` below 4 GiB lets tests exercise sharding and staging with small models. */
+  constructor(private readonly module: WasmModule, private readonly arenaBytes = MAX_BYTES) {
     this.add();
+  }
+
+  /**
+   * Bytes of every arena that tensors and weights leave free for scratch: staged operands,
+   * quantized activations, the repacking stage buffer (64 MiB: a 256-token batch of 16384
+   * floats is 16 MiB).
+   */
+  get reserve(): number {
+    return Math.min(64 << 20, this.arenaBytes / 16);
   }
 
   get main(): Arena {
@@ -32,16 +43,16 @@ export class Arenas {
   }
 
   private add(): Arena {
-    if (this.list.length >= this.limit) throw new GemmaError(`out of memory: the CPU backend is limited to ${this.limit} arenas of 4 GiB`);
-    const a = new Arena(this.list.length, this.module);
+    const a = new Arena(this.list.length, this.module, this.arenaBytes);
     this.list.push(a);
     return a;
   }
 
   /** Memory for a tensor: arena 0 if it has room, else the first arena that does. */
   place(bytes: number): { arena: Arena; ptr: number } {
-    if (bytes > MAX_BYTES - 8192) throw new GemmaError(`a tensor of ${bytes} bytes exceeds the 4 GiB of one WebAssembly memory`);
+    if (bytes > this.arenaBytes - 8192) throw new GemmaError(`a tensor of ${bytes} bytes exceeds the ${this.arenaBytes} bytes of one WebAssembly memory`);
     for (const arena of this.list) {
+      if (arena.largestFree - bytes < this.reserve) continue;
       const ptr = arena.tryAlloc(bytes);
       if (ptr >= 0) return { arena, ptr };
     }
@@ -58,8 +69,8 @@ export class Arenas {
     let done = 0;
     for (let i = 0; done < units; i++) {
       const arena = i < this.list.length ? this.list[i] : this.add();
-      let room = arena.largestFree - (16 << 20);
-      if (i === 0) room = Math.min(room, WEIGHT_BUDGET - arena.used);
+      let room = arena.largestFree - this.reserve;
+      if (i === 0) room = Math.min(room, this.arenaBytes * WEIGHT_SHARE - arena.used);
       let n = Math.min(units - done, Math.floor(Math.max(0, room) / unitBytes));
       if (n < units - done) n -= n % granule;
       if (n <= 0) continue;

@@ -57,8 +57,8 @@ export class CpuBackend implements Backend {
   private constructor(private readonly arenas: Arenas, private readonly pool: Pool, readonly simd: string,
     private readonly minParallel: number) {}
 
-  static async create(k: KernelModule, threads: number, minParallel = DEFAULT_MIN_PARALLEL): Promise<CpuBackend> {
-    const arenas = new Arenas(k.module);
+  static async create(k: KernelModule, threads: number, minParallel = DEFAULT_MIN_PARALLEL, arenaBytes?: number): Promise<CpuBackend> {
+    const arenas = new Arenas(k.module, arenaBytes);
     const pool = await Pool.create(k.module, threads, arenas.list);
     return new CpuBackend(arenas, pool, k.simd, minParallel);
   }
@@ -222,16 +222,14 @@ export class CpuBackend implements Backend {
   rope(x: Tensor, rows: number, heads: number, headDim: number, positions: Int32Array, theta: number): void {
     const t = tensor(x);
     if (rows > t.rows || heads * headDim > t.cols || headDim % 2 !== 0 || positions.length < rows) throw new Error('rope: shape mismatch');
-    let maxPos = 0;
     for (let i = 0; i < rows; i++) {
       const p = positions[i];
       if (!(Number.isInteger(p) && p >= 0)) throw new GemmaError(`rope: invalid position ${p}`);
-      maxPos = Math.max(maxPos, p);
     }
     const home = t.arena;
-    const table = ropeTable(home, theta, headDim, maxPos);
+    const { table, rows: tableRows } = ropeTable(home, theta, headDim, positions.subarray(0, rows));
     const pos = home.scratch('positions', rows * 4);
-    home.i32.set(positions.subarray(0, rows), pos / 4);
+    home.i32.set(tableRows, pos / 4);
     home.args([t.ptr, rows, t.cols, heads, headDim, table, pos]);
     this.run(home, 'rope', rows * heads * headDim * 4);
   }

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { GemmaError } from '../../errors.js';
 import type { Backend } from '../types.js';
-import { MAX_THREADS } from './arena.js';
+import { MAX_BYTES, MAX_THREADS } from './arena.js';
 import { CpuBackend } from './backend.js';
 import { loadKernels } from './wasm.js';
 
@@ -16,6 +16,8 @@ export interface CpuBackendOptions {
   simd?: 'auto' | 'relaxed' | 'baseline';
   /** Ops smaller than this many float32 elements run on the calling thread alone (tests use 0). */
   minParallelWork?: number;
+  /** Bytes per WebAssembly memory (default 4 GiB); tests use small ones to exercise multi-memory models. */
+  arenaBytes?: number;
 }
 
 export async function createCpuBackend(o: CpuBackendOptions = {}): Promise<Backend> {
@@ -23,7 +25,11 @@ export async function createCpuBackend(o: CpuBackendOptions = {}): Promise<Backe
   if (!(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) {
     throw new GemmaError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   }
-  return CpuBackend.create(loadKernels(o.simd ?? 'auto'), threads, o.minParallelWork);
+  const arenaBytes = o.arenaBytes ?? MAX_BYTES;
+  if (!(Number.isInteger(arenaBytes) && arenaBytes >= 1 << 20 && arenaBytes <= MAX_BYTES)) {
+    throw new GemmaError(`arenaBytes must be an integer from 1 MiB to 4 GiB, got ${arenaBytes}`);
+  }
+  return CpuBackend.create(loadKernels(o.simd ?? 'auto'), threads, o.minParallelWork, arenaBytes);
 }
 
 export { CpuBackend };

@@ -66,7 +66,7 @@ export function createWeight(arenas: Arenas, run: RunOp, name: string, data: Wei
 }
 
 function repack(arena: Arena, run: RunOp, layout: number, src: Uint8Array, dst: number, rows: number, cols: number, rb: number): void {
-  const step = Math.max(2, Math.floor(STAGE_BYTES / rb / 2) * 2);
+  const step = Math.max(2, Math.floor(Math.min(STAGE_BYTES, arena.limit / 32) / rb / 2) * 2);
   const stage = arena.scratch('stage', step * rb);
   for (let r = 0; r < rows; r += step) {
     const n = Math.min(step, rows - r);

@@ -12,8 +12,9 @@ const SEQ = 0, DONE = 1, SLEEPERS = 2, OP = 3, ARENA = 4, ERROR = 5, OP_EXIT = -
 const arenas = [];
 const instantiate = (memory) => arenas.push(new WebAssembly.Instance(module, { env: { memory } }).exports);
 for (const m of memories) instantiate(m);
-parentPort.postMessage('ready');
+// Read before announcing readiness: the first op may be dispatched as soon as 'ready' arrives.
 let seq = Atomics.load(ctrl, SEQ);
+parentPort.postMessage('ready');
 for (;;) {
   let s, spins = 0;
   while ((s = Atomics.load(ctrl, SEQ)) === seq) {
