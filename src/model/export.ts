@@ -1,9 +1,10 @@
 /**
  * Writes Gemma checkpoints: a Hugging Face folder (config.json + safetensors) or a GGUF file
  * with the metadata and tensor names llama.cpp's converter uses for `gemma`. Used by the demo,
- * the tests and the benchmarks (and by `convert` later). Tensors come from a callback in
- * Hugging Face convention (norm weights hold w), one at a time, so a full-size model never has
- * to sit in memory; the GGUF writer stores norms as 1 + w (llama.cpp's convention).
+ * the tests and the benchmarks; `gemma convert` (src/convert) shares the GGUF metadata and
+ * streams row chunks instead. Tensors come from a callback in Hugging Face convention (norm
+ * weights hold w), one at a time, so a full-size model never has to sit in memory; the GGUF
+ * writer stores norms as 1 + w (llama.cpp's convention).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -71,13 +72,19 @@ const GGUF_FILE_TYPE: Partial<Record<GgmlType, number>> = {
   [GgmlType.Q5_0]: 8, [GgmlType.Q5_1]: 9, [GgmlType.Q4_K]: 15, [GgmlType.Q5_K]: 17, [GgmlType.Q6_K]: 18, [GgmlType.BF16]: 32,
 };
 
-/** The `gemma.*` and `general.*` metadata llama.cpp reads for this architecture. */
-export function gemmaGgufMetadata(c: GemmaConfig, type: GgmlType, name: string): GgufMetadataEntry[] {
+/**
+ * The `gemma.*` and `general.*` metadata llama.cpp reads for this architecture. `fileType` is
+ * llama.cpp's llama_ftype (default: the one for `type`); quantized files also get
+ * general.quantization_version 2, as llama-quantize writes.
+ */
+export function gemmaGgufMetadata(c: GemmaConfig, type: GgmlType, name: string, fileType?: number): GgufMetadataEntry[] {
   const { u32, f32 } = gguf;
+  const quantized = QUANT_FORMATS.has(type);
   return [
     gguf.str('general.architecture', 'gemma'),
     gguf.str('general.name', name),
-    u32('general.file_type', GGUF_FILE_TYPE[type] ?? 0),
+    u32('general.file_type', fileType ?? GGUF_FILE_TYPE[type] ?? 0),
+    ...(quantized ? [u32('general.quantization_version', 2)] : []),
     u32('gemma.context_length', c.contextLength),
     u32('gemma.embedding_length', c.hiddenSize),
     u32('gemma.block_count', c.numLayers),
