@@ -12,7 +12,9 @@ import { GemmaModel } from '../model/gemma.js';
 import { loadWeights } from '../model/weights.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/types.js';
+import { ChatSession, type ChatSessionOptions } from './chat-session.js';
 import { generateTokens } from './generate.js';
+import { perplexity, DEFAULT_PERPLEXITY_CONTEXT, type PerplexityOptions, type PerplexityResult } from './perplexity.js';
 import { Session } from './session.js';
 import type { ChatMessage, GenerateOptions, GenerateResult, StreamChunk } from './types.js';
 
@@ -90,6 +92,33 @@ export class Model {
     return this.tokenizer.encodeChat(prompt, { addGenerationPrompt: true });
   }
 
+  /** A multi-turn chat that keeps its KV cache between turns (see ChatSession). */
+  createChat(o: ChatSessionOptions = {}): ChatSession {
+    return new ChatSession(this, o);
+  }
+
+  /**
+   * Perplexity over a text (tokenized with <bos>, control-token text read as plain text, as
+   * llama.cpp's perplexity tool does) or over token ids, in windows of `contextSize` tokens
+   * scored on their second half, as llama.cpp's perplexity tool does (see perplexity.ts).
+   */
+  async perplexity(input: string | readonly number[], o: PerplexityOptions = {}): Promise<PerplexityResult> {
+    const ids = typeof input === 'string' ? this.tokenizer.encode(input, { parseSpecial: false }) : [...input];
+    const n = o.contextSize ?? DEFAULT_PERPLEXITY_CONTEXT;
+    const session = new Session(this.gemma, Number.isInteger(n) && n > 0 ? Math.min(n, this.config.contextLength) : this.config.contextLength);
+    try {
+      const bosId = o.bosId === undefined ? (this.tokenizer.bosId >= 0 ? this.tokenizer.bosId : null) : o.bosId;
+      return await perplexity(session, ids, { ...o, contextSize: n, bosId });
+    } finally {
+      session.dispose();
+    }
+  }
+
+  /**
+   * Generates from a text prompt (with <bos>; control tokens in it are recognised) or from chat
+   * messages (the chat template; message content never yields control tokens). Each call uses
+   * a fresh KV cache; see createChat() for multi-turn reuse.
+   */
   async generate(prompt: string | ChatMessage[], o: GenerateOptions = {}): Promise<GenerateResult> {
     const it = this.run(prompt, o);
     for (;;) {

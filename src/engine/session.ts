@@ -26,6 +26,11 @@ export class Session {
     return this.history.length;
   }
 
+  /** Size of a row of logits. */
+  get vocabSize(): number {
+    return this.model.config.vocabSize;
+  }
+
   /** The tokens in the KV cache, in order. */
   get tokens(): readonly number[] {
     return this.history;

@@ -57,7 +57,7 @@ describe('generation on the demo model (real vocabulary, random weights)', () =>
     }
     expect(r.tokens).toEqual(expected);
     expect(r.text).toBe(model.tokenizer.decode(expected));
-    expect(r.usage).toEqual({ promptTokens: 6, completionTokens: 8 });
+    expect(r.usage).toEqual({ promptTokens: 6, cachedTokens: 0, completionTokens: 8 });
   });
 
   it('stream concatenates to generate; seeds reproduce and differ', async () => {
