@@ -2,7 +2,29 @@
 // GEMM and the slower path for the other block types run on. Block layouts and formulas follow
 // ggml's dequantize_row_* (ggml-quants.c); type ids are ggml's.
 
-import { f16, f16lo, f16hi } from './simd';
+import { f16, F16_RESCALE } from './simd';
+import { C_F16MASK } from './dot';
+
+/**
+ * Multiplier that turns a float16 weight whose bits were shifted into float32 position back
+ * into its value: 2^112, or 2^(112−s) for a tensor the host rescaled by 2^s at load time
+ * (see f16Rescale in quantize.ts). Set by each op from its arguments.
+ */
+let weightF16Scale: f32 = F16_RESCALE;
+
+export function setF16WeightScale(k: f32): void {
+  weightF16Scale = k;
+}
+
+export function getF16WeightScale(): f32 {
+  return weightF16Scale;
+}
+
+/** A float16 weight as float32 (with the tensor's rescaling undone). */
+// @ts-ignore: decorator
+@inline export function f16w(bits: u32): f32 {
+  return reinterpret<f32>(((bits & 0x8000) << 16) | ((bits & 0x7fff) << 13)) * weightF16Scale;
+}
 
 export const F32: i32 = 0, F16: i32 = 1, Q4_0: i32 = 2, Q4_1: i32 = 3, Q5_0: i32 = 6, Q5_1: i32 = 7;
 export const Q8_0: i32 = 8, Q4_K: i32 = 12, Q5_K: i32 = 13, Q6_K: i32 = 14, BF16: i32 = 30;
@@ -128,13 +150,14 @@ function decodeQ6K(s: usize, y: usize, nb: i32): void {
 }
 
 function decodeF16(s: usize, y: usize, K: i32): void {
+  const mask = v128.load(C_F16MASK), k = f32x4.splat(weightF16Scale);
   let j = 0;
   for (; j + 8 <= K; j += 8) {
     const v = v128.load(s + (<usize>j << 1));
-    v128.store(y + (<usize>j << 2), f16lo(v));
-    v128.store(y + (<usize>j << 2), f16hi(v), 16);
+    v128.store(y + (<usize>j << 2), f32x4.mul(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), mask), k));
+    v128.store(y + (<usize>j << 2), f32x4.mul(v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(v), 13), mask), k), 16);
   }
-  for (; j < K; j++) store<f32>(y + (<usize>j << 2), f16(load<u16>(s + (<usize>j << 1))));
+  for (; j < K; j++) store<f32>(y + (<usize>j << 2), f16w(load<u16>(s + (<usize>j << 1))));
 }
 
 function decodeBF16(s: usize, y: usize, K: i32): void {

@@ -3,7 +3,7 @@
 // thread at once. Kernels know nothing about Gemma.
 
 import { iarg, parg } from './sync';
-import { repack as repackRows } from './quantize';
+import { repack as repackRows, f16MaxBits, f16Rescale } from './quantize';
 import { initConsts } from './dot';
 
 export { matmulFloat, matmulQuant } from './matmul';
@@ -17,4 +17,14 @@ export function repack(tid: i32, nt: i32): void {
 /** Writes the kernels' constants into this memory's control area; the host calls it once per memory. */
 export function init(tid: i32, nt: i32): void {
   initConsts();
+}
+
+/** Largest float16 magnitude bits of a weight. Args: ptr, count. */
+export function f16Max(tid: i32, nt: i32): void {
+  f16MaxBits(tid, nt, parg(0), iarg(1));
+}
+
+/** Rescales a float16 weight by 2^s in place. Args: ptr, count, s. */
+export function f16Scale(tid: i32, nt: i32): void {
+  f16Rescale(tid, nt, parg(0), iarg(1), iarg(2));
 }

@@ -9,10 +9,11 @@
 // against pairs of activation rows (a 4×2 tile, the panel stays in L1/L2).
 
 import { barrier, grab, iarg, parg, scratch, sinkLine } from './sync';
-import { f16lo, fma, hsum, sink } from './simd';
+import { fma, hsum, sink } from './simd';
 import { quantizeRows } from './quantize';
-import { dotQ4Pair, dotQ8, C_F16MASK, C_F16SCALE } from './dot';
-import { decodeRow, rowBytes, BF16, F16, F32, Q4_0X4X2, Q8_0X4 } from './dequant';
+import { dotQ4Pair, dotQ8, C_F16MASK } from './dot';
+import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0X4X2, Q8_0X4 } from './dequant';
+import { farg } from './sync';
 
 // Four accumulators: one float32 FMA chain per 16 bytes would leave the loop waiting on FMA
 // latency (and with fewer loads in flight, memory bandwidth drops by half).
@@ -44,7 +45,7 @@ function dotF32(w: usize, x: usize, K: i32, line: usize): f32 {
 }
 
 function dotF16(w: usize, x: usize, K: i32, line: usize): f32 {
-  const mask = v128.load(C_F16MASK), k = v128.load(C_F16SCALE);
+  const mask = v128.load(C_F16MASK), k = f32x4.splat(getF16WeightScale());
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let j = 0;
   for (; j + 16 <= K; j += 16) {
@@ -58,8 +59,7 @@ function dotF16(w: usize, x: usize, K: i32, line: usize): f32 {
   sink(line, a0);
   let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
   for (; j < K; j++) {
-    const v = f32x4.extract_lane(f16lo(v128.load16_splat(w + (<usize>j << 1))), 0);
-    s += v * load<f32>(x + (<usize>j << 2));
+    s += f16w(load<u16>(w + (<usize>j << 1))) * load<f32>(x + (<usize>j << 2));
   }
   return s;
 }
@@ -117,8 +117,12 @@ function tile4x2(p: usize, K: i32, x0: usize, x1: usize, o0: usize, o1: usize, t
 
 const PANEL = 4;
 
-/** Float path (see the top of this file). Args: type, x, xStride, n, K, w, wRows, out, outStride, chunk. */
+/**
+ * Float path (see the top of this file). Args: type, x, xStride, n, K, w, wRows, out, outStride,
+ * chunk; f0 the F16 weight scale (dequant.ts).
+ */
 export function matmulFloat(tid: i32, nt: i32): void {
+  setF16WeightScale(<f32>farg(0));
   const type = iarg(0), x = parg(1), xs = <usize>iarg(2) << 2, n = iarg(3), K = iarg(4);
   const w = parg(5), rows = iarg(6), out = parg(7), os = <usize>iarg(8) << 2, chunk = iarg(9);
   const line = sinkLine(tid);

@@ -3,10 +3,14 @@
 
 import { farg, grab, iarg, parg, scratch } from './sync';
 import { exp4, fma, hmax, hsum } from './simd';
-import { decodeRow } from './dequant';
+import { decodeRow, setF16WeightScale } from './dequant';
 
-/** Rows of a weight decoded and scaled. Args: type, out, outStride, table, (outRow, row) pairs, n, K; f0 scale. */
+/**
+ * Rows of a weight decoded and scaled. Args: type, out, outStride, table, (outRow, row) pairs, n,
+ * K; f0 scale, f1 the F16 weight scale (dequant.ts).
+ */
 export function embed(tid: i32, nt: i32): void {
+  setF16WeightScale(<f32>farg(1));
   const type = iarg(0), out = parg(1), os = <usize>iarg(2) << 2, table = parg(3), pairs = parg(4), n = iarg(5), K = iarg(6);
   const scale = f32x4.splat(<f32>farg(0));
   for (let i = grab(0); i < n; i = grab(0)) {

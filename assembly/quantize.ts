@@ -110,3 +110,67 @@ export function repack(tid: i32, nt: i32, layout: i32, src: usize, dst: usize, r
   }
   barrier(nt);
 }
+
+/** Where f16MaxBits leaves its result (in the control area, sync.ts). */
+const RESULT: usize = 240;
+
+/**
+ * Largest |value| bits (sign cleared) over `count` float16 values at `p`; threads combine their
+ * maxima at RESULT, which the host zeroes first. For finite float16, larger bits mean larger |x|.
+ */
+export function f16MaxBits(tid: i32, nt: i32, p: usize, count: i32): void {
+  const CH = 1 << 16;
+  let m = i16x8.splat(0);
+  const mask = i16x8.splat(0x7fff);
+  for (let c = grab(0); c * CH < count; c = grab(0)) {
+    const end = min(count, (c + 1) * CH);
+    let i = c * CH;
+    for (; i + 8 <= end; i += 8) m = i16x8.max_u(m, v128.and(v128.load(p + (<usize>i << 1)), mask));
+    for (; i < end; i++) m = i16x8.max_u(m, i16x8.splat(<i16>(load<u16>(p + (<usize>i << 1)) & 0x7fff)));
+  }
+  m = i16x8.max_u(m, i16x8.shuffle(m, m, 4, 5, 6, 7, 0, 1, 2, 3));
+  m = i16x8.max_u(m, i16x8.shuffle(m, m, 2, 3, 0, 1, 2, 3, 0, 1));
+  m = i16x8.max_u(m, i16x8.shuffle(m, m, 1, 0, 1, 0, 1, 0, 1, 0));
+  const best = <i32>i16x8.extract_lane_u(m, 0);
+  for (let old = atomic.load<i32>(RESULT); best > old; old = atomic.load<i32>(RESULT)) {
+    if (atomic.cmpxchg<i32>(RESULT, old, best) == old) break;
+  }
+  barrier(nt);
+}
+
+/** One float16 (bits) times 2^s, exactly (no overflow: the host chose s from the maximum). */
+function scaleF16(h: u32, s: u32): u32 {
+  const sign = h & 0x8000, e = (h >> 10) & 31, m = h & 0x3ff;
+  if (e != 0) return sign | (h & 0x7fff) + (s << 10);
+  if (m == 0) return h;
+  // Subnormal m·2^−24: normalise while the exponent allows.
+  let mm = m, ee: u32 = 1, left = s;
+  while (left > 0 && (mm & 0x400) == 0) { mm <<= 1; left--; }
+  if ((mm & 0x400) == 0) return sign | mm;
+  return sign | ((ee + left) << 10) | (mm & 0x3ff);
+}
+
+/**
+ * Multiplies `count` float16 values at `p` by 2^s in place. Float16 subnormals become normal,
+ * so the kernels' shift-and-multiply conversion never feeds a float32 subnormal to the FPU
+ * (x86 takes a ~150-cycle microcode assist for each); the kernels multiply by 2^(112−s).
+ */
+export function f16Rescale(tid: i32, nt: i32, p: usize, count: i32, s: i32): void {
+  const CH = 1 << 16;
+  const add = i16x8.splat(<i16>(s << 10)), expMask = i16x8.splat(0x7c00);
+  for (let c = grab(0); c * CH < count; c = grab(0)) {
+    const end = min(count, (c + 1) * CH);
+    let i = c * CH;
+    for (; i + 8 <= end; i += 8) {
+      const a = p + (<usize>i << 1);
+      const v = v128.load(a);
+      if (!v128.any_true(i16x8.eq(v128.and(v, expMask), i16x8.splat(0)))) {
+        v128.store(a, i16x8.add(v, add));
+      } else {
+        for (let j = 0; j < 8; j++) store<u16>(a + (<usize>j << 1), <u16>scaleF16(load<u16>(a + (<usize>j << 1)), s));
+      }
+    }
+    for (; i < end; i++) store<u16>(p + (<usize>i << 1), <u16>scaleF16(load<u16>(p + (<usize>i << 1)), s));
+  }
+  barrier(nt);
+}

@@ -61,3 +61,31 @@ describe('matmul error summary', () => {
     console.log([...worst].map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', '));
   });
 });
+
+describe('F16 weights are rescaled at load time without changing any value', () => {
+  const backends = useBackends('2 threads');
+  it.each([
+    ['small values and subnormals', 1e-4, 0],
+    ['a large value limits the shift', 0.05, 1000],
+  ])('%s', async (_label, std, big) => {
+    const cpu = backends.get('2 threads')!;
+    const [rows, cols] = [19, 160];
+    const w = gaussian(rows * cols, 5, std);
+    w[3] = 0; w[4] = -0; w[5] = 3e-8; w[6] = -6e-8; w[7] = big;
+    const bytes = encodeTensor(GgmlType.F16, w);
+    const wc = cpu.createWeight('w', { shape: [rows, cols], type: GgmlType.F16, bytes });
+    const wr = ref.createWeight('w', { shape: [rows, cols], type: GgmlType.F16, bytes });
+    const ids = Int32Array.from({ length: rows }, (_, i) => i);
+    const oc = cpu.createTensor(rows, cols), or = ref.createTensor(rows, cols);
+    cpu.embed(oc, wc, ids, 1); ref.embed(or, wr, ids, 1);
+    expect(nerr(await cpu.read(oc), await ref.read(or))).toBe(0);
+    const x = gaussian(3 * cols, 6);
+    const xc = cpu.createTensor(3, cols), xr = ref.createTensor(3, cols);
+    cpu.write(xc, x); ref.write(xr, x);
+    for (const n of [1, 3]) {
+      const yc = cpu.createTensor(n, rows), yr = ref.createTensor(n, rows);
+      cpu.matmul(yc, xc, wc, n); ref.matmul(yr, xr, wr, n);
+      expect(nerr(await cpu.read(yc), await ref.read(yr))).toBeLessThanOrEqual(MATMUL_TOLERANCE[GgmlType.F16]!);
+    }
+  });
+});

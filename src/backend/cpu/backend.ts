@@ -160,7 +160,7 @@ export class CpuBackend implements Backend {
       this.staged(home, [{ t: o, rows: ids.length, read: true, write: true }], ([outPtr]) => {
         const p = home.scratch('ids', pairs.length * 4);
         home.i32.set(pairs, p / 4);
-        home.args([w.layout, outPtr, cols, s.ptr, p, n, cols], [scale]);
+        home.args([w.layout, outPtr, cols, s.ptr, p, n, cols], [scale, w.f16Scale]);
         this.run(home, 'embed', n * cols);
       });
     }
@@ -200,7 +200,7 @@ export class CpuBackend implements Backend {
           this.run(home, 'matmulQuant', rows * s.rows * inF / 64);
         } else {
           home.threadScratch(threads, PANEL * inF * 4);
-          home.args([w.layout, xp, inF, rows, inF, s.ptr, s.rows, op, ostride, chunk]);
+          home.args([w.layout, xp, inF, rows, inF, s.ptr, s.rows, op, ostride, chunk], [w.f16Scale]);
           this.run(home, 'matmulFloat', rows * s.rows * inF / 64);
         }
       });

@@ -14,7 +14,8 @@ import type { WasmModule } from './wasm-api.js';
 import { WORKER_SOURCE } from './worker-source.js';
 
 /** Kernel exports, indexed by op code. */
-export const OPS = ['matmulFloat', 'matmulQuant', 'embed', 'rmsNorm', 'rope', 'geluMul', 'add', 'attention', 'repack'] as const;
+export const OPS = ['matmulFloat', 'matmulQuant', 'embed', 'rmsNorm', 'rope', 'geluMul', 'add', 'attention', 'repack',
+  'f16Max', 'f16Scale'] as const;
 export type OpName = typeof OPS[number];
 
 const SEQ = 0, DONE = 1, SLEEPERS = 2, OP = 3, ARENA = 4, ERROR = 5;

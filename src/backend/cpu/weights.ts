@@ -20,6 +20,12 @@ export const SUPPORTED: ReadonlySet<GgmlType> = new Set([
 ]);
 
 export class CpuWeight implements Weight {
+  /**
+   * For F16: the kernels' multiplier 2^(112−s) after the load-time rescaling by 2^s (see
+   * f16Rescale in assembly/quantize.ts).
+   */
+  f16Scale = 2 ** 112;
+
   constructor(readonly name: string, readonly shape: readonly [number, number], readonly type: GgmlType,
     readonly layout: number, readonly shards: readonly Shard[]) {}
 
@@ -34,10 +40,13 @@ export function rowBytes(type: GgmlType, cols: number): number {
   return (cols / info.blockSize) * info.typeSize;
 }
 
+/** Control-area slot (i32 index) of kernel results (assembly/quantize.ts). */
+const RESULT_SLOT = 240 / 4;
+
 /** Largest number of rows repacked per dispatch (through a staging buffer). */
 const STAGE_BYTES = 4 << 20;
 
-export type RunOp = (arena: Arena, op: 'repack', parallel: boolean) => void;
+export type RunOp = (arena: Arena, op: 'repack' | 'f16Max' | 'f16Scale', parallel: boolean) => void;
 
 export function createWeight(arenas: Arenas, run: RunOp, name: string, data: WeightData): CpuWeight {
   const [rows, cols] = data.shape;
@@ -62,7 +71,28 @@ export function createWeight(arenas: Arenas, run: RunOp, name: string, data: Wei
     else repack(p.arena, run, layout, src, p.ptr, n, cols, rb);
     shards.push({ arena: p.arena, ptr: p.ptr, row0, rows: n });
   }
-  return new CpuWeight(name, data.shape, type, layout, shards);
+  const w = new CpuWeight(name, data.shape, type, layout, shards);
+  if (type === GgmlType.F16) rescaleF16(w, run);
+  return w;
+}
+
+/** Float16 subnormals become normal when multiplied by 2^10; larger values limit the shift. */
+function rescaleF16(w: CpuWeight, run: RunOp): void {
+  let maxBits = 0;
+  for (const s of w.shards) {
+    s.arena.args([s.ptr, s.rows * w.shape[1]]);
+    s.arena.i32[RESULT_SLOT] = 0;
+    run(s.arena, 'f16Max', true);
+    maxBits = Math.max(maxBits, s.arena.i32[RESULT_SLOT]);
+  }
+  const e = maxBits >> 10;
+  const shift = e >= 31 ? 0 : Math.min(10, 30 - Math.max(e, 1));
+  if (shift === 0) return;
+  for (const s of w.shards) {
+    s.arena.args([s.ptr, s.rows * w.shape[1], shift]);
+    run(s.arena, 'f16Scale', true);
+  }
+  w.f16Scale = 2 ** (112 - shift);
 }
 
 function repack(arena: Arena, run: RunOp, layout: number, src: Uint8Array, dst: number, rows: number, cols: number, rb: number): void {

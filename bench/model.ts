@@ -1,0 +1,145 @@
+/**
+ * Full-model benchmark (not a test): a Gemma-2B-shaped GGUF with random weights (written once
+ * into bench/.models/) is run by our engine (GemmaModel + Session on the CPU backend) and by
+ * llama.cpp (node-llama-cpp, CPU, same thread count): one evaluation of a 128-token prompt,
+ * then 128 greedy decode steps of one token each. Each run is a fresh child process (so peak
+ * RSS is that engine's alone and no idle threads of the other engine compete); engines
+ * alternate, the first round is a warm-up, medians are reported.
+ *
+ *   npx tsx bench/model.ts [--types Q4_0,Q8_0] [--threads 2] [--rounds 4] [--prompt 128] [--decode 128]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GgmlType } from '../src/formats/ggml-types.js';
+import type { GemmaConfig } from '../src/model/config.js';
+import { writeGemmaGguf } from '../src/model/export.js';
+import { randomTensor } from '../src/model/random.js';
+import { syntheticVocab } from '../test/helpers/synthetic-vocab.js';
+
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+};
+const threads = Number(arg('threads', '2'));
+const promptLen = Number(arg('prompt', '128'));
+const decodeLen = Number(arg('decode', '128'));
+
+const GEMMA_2B: GemmaConfig = {
+  vocabSize: 256000, hiddenSize: 2048, intermediateSize: 16384, numLayers: 18, numHeads: 8, numKvHeads: 1,
+  headDim: 256, contextLength: 8192, rmsNormEps: 1e-6, ropeTheta: 10000,
+};
+const prompt = Array.from({ length: promptLen }, (_, i) => (i === 0 ? 2 : 1000 + ((i * 7919) % 200000)));
+
+interface Result { engine: string; loadS: number; promptTps: number; decodeTps: number; rssGiB: number }
+
+async function runOurs(file: string): Promise<Omit<Result, 'engine'>> {
+  const { createCpuBackend } = await import('../src/backend/cpu/index.js');
+  const { openCheckpoint } = await import('../src/model/checkpoint.js');
+  const { loadWeights } = await import('../src/model/weights.js');
+  const { GemmaModel } = await import('../src/model/gemma.js');
+  const { Session } = await import('../src/engine/session.js');
+  const t0 = performance.now();
+  const backend = await createCpuBackend({ threads });
+  const ckpt = await openCheckpoint(file);
+  const model = new GemmaModel(backend, ckpt.config, await loadWeights(ckpt, backend));
+  await ckpt.close();
+  const loadS = (performance.now() - t0) / 1000;
+  const argmax = (x: Float32Array) => x.reduce((b, v, i) => (v > x[b] ? i : b), 0);
+  const warm = new Session(model, 512);
+  await warm.eval(prompt.slice(0, 16));
+  for (let i = 0; i < 4; i++) await warm.eval([3 + i]);
+  warm.dispose();
+  const s = new Session(model, promptLen + decodeLen + 1);
+  let t = performance.now();
+  let logits = await s.eval(prompt);
+  const promptTps = promptLen / ((performance.now() - t) / 1000);
+  t = performance.now();
+  for (let i = 0; i < decodeLen; i++) logits = await s.eval([argmax(logits)]);
+  const decodeTps = decodeLen / ((performance.now() - t) / 1000);
+  s.dispose();
+  await backend.dispose();
+  return { loadS, promptTps, decodeTps, rssGiB: process.resourceUsage().maxRSS / 2 ** 20 };
+}
+
+async function runLlama(file: string): Promise<Omit<Result, 'engine'>> {
+  const { getLlama } = await import('node-llama-cpp');
+  const t0 = performance.now();
+  const llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, maxThreads: threads, logLevel: 'error' as never });
+  const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
+  const context = await model.createContext({ contextSize: 512, batchSize: 512, sequences: 1, threads, flashAttention: false });
+  const loadS = (performance.now() - t0) / 1000;
+  const seq = context.getSequence();
+  type Token = Parameters<typeof seq.evaluate>[0][number];
+  const toks = prompt as Token[];
+  await seq.evaluateWithoutGeneratingNewTokens(toks.slice(0, 16));
+  await seq.clearHistory();
+  let t = performance.now();
+  await seq.evaluateWithoutGeneratingNewTokens(toks.slice(0, -1));
+  const gen = seq.evaluate([toks[toks.length - 1]], { temperature: 0 });
+  await gen.next();
+  const promptTps = promptLen / ((performance.now() - t) / 1000);
+  t = performance.now();
+  for (let i = 0; i < decodeLen; i++) await gen.next();
+  const decodeTps = decodeLen / ((performance.now() - t) / 1000);
+  await gen.return();
+  await context.dispose();
+  await model.dispose();
+  return { loadS, promptTps, decodeTps, rssGiB: process.resourceUsage().maxRSS / 2 ** 20 };
+}
+
+async function child(): Promise<void> {
+  const [engine, file] = [arg('child', ''), arg('file', '')];
+  const r = engine === 'ours' ? await runOurs(file) : await runLlama(file);
+  process.stdout.write(`RESULT ${JSON.stringify({ engine, ...r })}\n`);
+  process.exit(0);
+}
+
+async function modelFile(type: GgmlType): Promise<string> {
+  const file = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '.models', `gemma-2b-random-${GgmlType[type].toLowerCase()}.gguf`);
+  if (existsSync(file)) return file;
+  console.log(`writing ${file} (random weights, once) …`);
+  const t = performance.now();
+  await writeGemmaGguf(`${file}.partial`, GEMMA_2B, (spec) => randomTensor(spec, { seed: 1, matrixStd: 0.02, embedStd: 0.01 }),
+    { type, tokenizer: syntheticVocab(GEMMA_2B.vocabSize), name: 'gemma-2b-shaped random' });
+  renameSync(`${file}.partial`, file);
+  console.log(`written in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+  return file;
+}
+
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+
+async function main(): Promise<void> {
+  const types = arg('types', 'Q4_0,Q8_0').split(',').map((n) => GgmlType[n as keyof typeof GgmlType]);
+  const rounds = Number(arg('rounds', '4'));
+  const self = fileURLToPath(import.meta.url);
+  console.log(`Gemma-2B shape, random weights; ${threads} threads; prompt ${promptLen}, decode ${decodeLen}; ${rounds} rounds after a warm-up, medians`);
+  console.log('type  engine     load s  prompt tok/s  decode tok/s  peak RSS GiB');
+  for (const type of types) {
+    const file = await modelFile(type);
+    const results: Result[] = [];
+    for (let r = 0; r <= rounds; r++) {
+      for (const engine of ['ours', 'llama.cpp']) {
+        const p = spawnSync(process.execPath, [...process.execArgv, self, '--child', engine, '--file', file,
+          '--threads', String(threads), '--prompt', String(promptLen), '--decode', String(decodeLen)],
+        { encoding: 'utf8', env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' }, maxBuffer: 1 << 24 });
+        const line = p.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+        if (!line) throw new Error(`${engine} run failed:\n${p.stdout}\n${p.stderr}`);
+        if (r > 0) results.push(JSON.parse(line.slice(7)));
+      }
+    }
+    const rows = ['ours', 'llama.cpp'].map((engine) => {
+      const rs = results.filter((x) => x.engine === engine);
+      return { engine, loadS: median(rs.map((x) => x.loadS)), promptTps: median(rs.map((x) => x.promptTps)),
+        decodeTps: median(rs.map((x) => x.decodeTps)), rssGiB: Math.max(...rs.map((x) => x.rssGiB)) };
+    });
+    for (const x of rows) {
+      console.log(`${GgmlType[type].padEnd(5)} ${x.engine.padEnd(10)} ${x.loadS.toFixed(1).padStart(6)} ${x.promptTps.toFixed(1).padStart(13)} ${x.decodeTps.toFixed(1).padStart(13)} ${x.rssGiB.toFixed(2).padStart(13)}`);
+    }
+    console.log(`${GgmlType[type].padEnd(5)} ours/llama.cpp: prompt ${(rows[0].promptTps / rows[1].promptTps).toFixed(2)}×, decode ${(rows[0].decodeTps / rows[1].decodeTps).toFixed(2)}×`);
+  }
+}
+
+if (process.argv.includes('--child')) await child();
+else await main();
