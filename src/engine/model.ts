@@ -81,6 +81,11 @@ export class Model {
     return this.gemma.backend;
   }
 
+  /** The forward pass itself, for schedulers that batch several sequences (the server). */
+  get runtime(): GemmaModel {
+    return this.gemma;
+  }
+
   createSession(): Session {
     return new Session(this.gemma, this.config.contextLength);
   }
