@@ -5,9 +5,11 @@
 import { Command, CommanderError } from 'commander';
 import { GemmaError } from '../errors.js';
 import { processIo, type CliIo } from './io.js';
+import * as chat from './commands/chat.js';
 import * as demo from './commands/demo.js';
 import * as generate from './commands/generate.js';
 import * as info from './commands/info.js';
+import * as perplexity from './commands/perplexity.js';
 import * as tokenize from './commands/tokenize.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -21,6 +23,8 @@ export function buildProgram(io: CliIo): Command {
       writeErr: (s) => io.stderr.write(s),
     });
   generate.register(program, io);
+  chat.register(program, io);
+  perplexity.register(program, io);
   info.register(program, io);
   tokenize.register(program);
   demo.register(program, io);

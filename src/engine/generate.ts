@@ -6,8 +6,8 @@
  *
  * Context policy: a prompt that leaves no room for one token is refused; an explicit maxTokens
  * that does not fit beside the prompt is refused (both GemmaError, before any evaluation);
- * without maxTokens, generation stops at 256 tokens or when the context is full
- * (finishReason 'length'). Nothing is ever evaluated past the session's context length.
+ * without maxTokens, generation stops at 256 tokens or when the context is full, and with
+ * maxTokens −1 only when the context is full (finishReason 'length'). Nothing is ever evaluated past the session's context length.
  *
  * Between two steps (and every PROMPT_CHUNK prompt tokens) the loop yields to the event loop,
  * so that signal handlers and I/O run, and checks the abort signal.
@@ -79,7 +79,8 @@ export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 }
 
-function checkGenerateOptions(o: GenerateOptions): void {
+/** Checks the options that do not depend on a model (GemmaError naming the option otherwise). */
+export function checkGenerateOptions(o: GenerateOptions): void {
   if (typeof o !== 'object' || o === null) throw new GemmaError('generation options must be an object');
   if (o.seed !== undefined && (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff)) {
     throw new GemmaError(`seed must be an integer in 0..4294967295, got ${String(o.seed)}`);
@@ -91,6 +92,10 @@ function checkGenerateOptions(o: GenerateOptions): void {
     throw new GemmaError('stop must be an array of strings');
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new GemmaError('signal must be an AbortSignal');
+  if (o.maxTokens !== undefined && (!Number.isInteger(o.maxTokens) || o.maxTokens < -1)) {
+    throw new GemmaError(`maxTokens must be a non-negative integer or -1 (until the context is full), got ${String(o.maxTokens)}`);
+  }
+  resolveSampling(o);
 }
 
 /** Describes tokens for `logprobs` (text as decoded alone, UTF-8 bytes). */
@@ -138,9 +143,10 @@ export async function* generateTokens(
   }
   let limit: number;
   if (o.maxTokens === undefined) limit = Math.min(DEFAULT_MAX_TOKENS, free);
+  else if (o.maxTokens === -1) limit = free;
   else {
     const m = o.maxTokens;
-    if (!Number.isInteger(m) || m < 0) throw new GemmaError(`maxTokens must be a non-negative integer, got ${String(m)}`);
+    if (!Number.isInteger(m) || m < 0) throw new GemmaError(`maxTokens must be a non-negative integer or -1 (until the context is full), got ${String(m)}`);
     if (m > free) {
       throw new GemmaError(`the prompt (${promptTokens} tokens) plus maxTokens (${m}) exceeds the context length (${ctx}); ` +
         'lower maxTokens, shorten the prompt or use a larger context');

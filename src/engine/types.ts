@@ -8,6 +8,7 @@ export interface GenerateOptions extends SamplingOptions {
    * Most tokens to generate. Given explicitly, the prompt plus maxTokens must fit in the
    * context, or generation is refused with a GemmaError before anything runs. Left out, it is
    * 256, or fewer when the context is fuller (generation then ends with finishReason 'length').
+   * −1: no limit but the context (llama.cpp's n_predict −1).
    */
   maxTokens?: number;
   /** Seed for sampling (an unsigned 32-bit integer); the same seed and options give the same tokens. Default: random, reported in the result. */

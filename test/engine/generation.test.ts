@@ -99,6 +99,8 @@ describe('the tiny fixture through generateTokens', () => {
     const capped = await go({ temperature: 0, ignoreEos: true });
     expect(capped.result.tokens).toHaveLength(6);
     expect(capped.result.finishReason).toBe('length');
+    const unlimited = await go({ maxTokens: -1, temperature: 0, ignoreEos: true });
+    expect(unlimited.result.tokens).toEqual(capped.result.tokens);
     await expect(collect(generateTokens(small.createSession(), small.tokenizer, [...prompt, ...prompt], {}))).rejects.toThrow(
       /the prompt \(12 tokens\) does not fit in the context \(12 tokens\)/);
     await small.dispose();
