@@ -152,6 +152,34 @@ describe('gemma chat', () => {
     expect(stats(err)).toHaveLength(1);
   });
 
+  it('the sampling options chat shares with generate: --logit-bias, --logprobs, --json, --seed', async () => {
+    const a = tok.pieceToId('a')!;
+    const run = async (argv: string[]) => {
+      const stdout = new PassThrough(), stderr = new PassThrough();
+      let out = '', err = '';
+      stdout.on('data', (d) => (out += d));
+      stderr.on('data', (d) => (err += d));
+      const code = await main(argv, { stdin: new PassThrough(), stdout, stderr });
+      return { code, out, err };
+    };
+    const j = await run(['generate', '-m', demo, '--temperature', '0', '-n', '3', '--json', '--logprobs', '2', '--logit-bias', `${a}+100`, 'Hi']);
+    expect(j.code).toBe(0);
+    const r = JSON.parse(j.out);
+    expect(r.tokens).toEqual([a, a, a]);
+    expect(r.text).toBe('aaa');
+    expect(r.logprobs).toHaveLength(3);
+    expect(r.logprobs[0].topLogprobs).toHaveLength(2);
+    expect(r.usage).toMatchObject({ promptTokens: 2, completionTokens: 3 });
+    // The same seed gives the same text; the seed is printed.
+    const s1 = await run(['generate', '-m', demo, '-n', '4', '--temperature', '1.5', '--top-k', '0', '--min-p', '0', '--seed', '11', '--logit-bias', `${a}-inf`, 'Hi']);
+    const s2 = await run(['generate', '-m', demo, '-n', '4', '--temperature', '1.5', '--top-k', '0', '--min-p', '0', '--seed', '11', '--logit-bias', `${a}=-inf`, 'Hi']);
+    expect(s1.out).toBe(s2.out);
+    expect(s1.err).toMatch(/finish: length \| seed: 11\n$/);
+    const t = await run(['generate', '-m', demo, '--temperature', '0', '-n', '2', '--logprobs', '1', '--repeat-penalty', '1.3', '--typical-p', '0.9', 'Hi']);
+    expect(t.code).toBe(0);
+    expect(t.err.split('\n').filter((l) => / \| /.test(l) && /-\d+\.\d{4}/.test(l))).toHaveLength(2);
+  });
+
   it('as a process: SIGINT stops the answer being written; a second SIGINT at the prompt exits', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
       "import { main } from './src/cli/main.ts'; process.exitCode = await main(process.argv.slice(1));",
