@@ -5,10 +5,12 @@
 import { Command, CommanderError } from 'commander';
 import { GemmaError } from '../errors.js';
 import { processIo, type CliIo } from './io.js';
+import * as convert from './commands/convert.js';
 import * as chat from './commands/chat.js';
 import * as demo from './commands/demo.js';
 import * as generate from './commands/generate.js';
 import * as info from './commands/info.js';
+import * as mem from './commands/mem.js';
 import * as perplexity from './commands/perplexity.js';
 import * as tokenize from './commands/tokenize.js';
 
@@ -28,6 +30,8 @@ export function buildProgram(io: CliIo): Command {
   info.register(program, io);
   tokenize.register(program);
   demo.register(program, io);
+  convert.register(program, io);
+  mem.register(program, io);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -11,6 +11,7 @@
  * source (config, shards, dtypes, shapes, tokenizer) runs before it is created.
  */
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { GemmaError } from '../errors.js';
 import { GgmlType, ggmlTypeName, tensorByteSize } from '../formats/ggml-types.js';
@@ -114,7 +115,7 @@ export async function convertModel(source: string, output: string, o: ConvertOpt
       metadata, plan.map((p) => ({ name: p.src.spec.name, shape: p.src.spec.shape, type: p.type })));
 
     const work = plan.reduce((s, p) => s + (needsEncoding(p, src.normsIncludeOne) ? p.rows * p.cols * costPerElement(p.type) : 0), 0) / 1e9;
-    const threads = o.threads ?? (work > 2 ? 64 : 1);
+    const threads = o.threads ?? (work > 2 ? os.availableParallelism() : 1);
     encoder = threads > 1 ? await workerEncoder(threads) : inProcessEncoder();
     const enc = encoder;
 

@@ -5,7 +5,6 @@
  * tsx's loader, from the compiled package they load worker.js directly.
  */
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -41,7 +40,7 @@ interface Pending { resolve: (b: Uint8Array) => void; reject: (e: Error) => void
 
 /** `threads` workers; each job goes to the worker with the fewest jobs queued. */
 export async function workerEncoder(threads: number): Promise<ChunkEncoder> {
-  const n = Math.max(1, Math.min(threads, os.availableParallelism() * 2, 64));
+  const n = Math.max(1, Math.min(threads, 64));
   const program = workerProgram();
   const workers: { w: Worker; queued: number }[] = [];
   const pending = new Map<number, Pending & { slot: { queued: number } }>();
