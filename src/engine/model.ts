@@ -14,6 +14,7 @@ import { loadTokenizer } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/types.js';
 import { ChatSession, type ChatSessionOptions } from './chat-session.js';
 import { generateTokens } from './generate.js';
+import { checkMemory } from './memory.js';
 import { perplexity, DEFAULT_PERPLEXITY_CONTEXT, type PerplexityOptions, type PerplexityResult } from './perplexity.js';
 import { Session } from './session.js';
 import type { ChatMessage, GenerateOptions, GenerateResult, StreamChunk } from './types.js';
@@ -26,6 +27,8 @@ export interface LoadOptions {
   onProgress?: (p: { loaded: number; total: number }) => void;
   /** Compute backend; 'ref' is the plain TypeScript oracle. */
   backend?: 'ref';
+  /** One-line warnings, e.g. when the machine lacks the memory the model needs (default: printed to stderr). */
+  onWarning?: (message: string) => void;
 }
 
 export interface ModelInfo {
@@ -166,6 +169,7 @@ export async function loadModel(source: string, options: LoadOptions = {}): Prom
     if (!Number.isInteger(ctx) || ctx < 1 || ctx > ckpt.config.contextLength) {
       throw new GemmaError(`contextLength ${ctx} must be an integer in 1..${ckpt.config.contextLength} (the model's context length)`);
     }
+    checkMemory(ckpt.config, ckpt.tensors.values(), { backend: backend.name, threads: backend.threads, contextLength: ctx, what: source, onWarning: options.onWarning });
     const tokenizer = await loadTokenizer(ckpt.tokenizerSource);
     const weights = await loadWeights(ckpt, backend, options.onProgress);
     return new Model(new GemmaModel(backend, ckpt.config, weights), tokenizer, describeCheckpoint(ckpt), ctx);
