@@ -204,6 +204,7 @@ export class ChatSession {
    * Streams the answer to `input`: a string is a new user message after the conversation so far;
    * an array of messages replaces the conversation (only what differs from the cache is
    * evaluated). The answer (however generation ended) is appended as an assistant message.
+   * One generation at a time: iterate to the end (or call return()) before the next.
    */
   async *stream(input: string | readonly ChatMessage[], o: GenerateOptions = {}): AsyncGenerator<StreamChunk, GenerateResult> {
     this.assertIdle();

@@ -7,7 +7,12 @@
  * Context policy: a prompt that leaves no room for one token is refused; an explicit maxTokens
  * that does not fit beside the prompt is refused (both GemmaError, before any evaluation);
  * without maxTokens, generation stops at 256 tokens or when the context is full, and with
- * maxTokens −1 only when the context is full (finishReason 'length'). Nothing is ever evaluated past the session's context length.
+ * maxTokens −1 only when the context is full (finishReason 'length'). Nothing is ever evaluated
+ * past the session's context length (at most the model's 8192).
+ *
+ * Sampling: llama.cpp's chain and defaults (see sampling/sampler.ts); the penalties look at the
+ * last repeatLastN tokens of the session, prompt included, as llama.cpp's CLI does. ignoreEos
+ * bans the stop tokens with a −∞ bias, as llama.cpp's --ignore-eos.
  *
  * Between two steps (and every PROMPT_CHUNK prompt tokens) the loop yields to the event loop,
  * so that signal handlers and I/O run, and checks the abort signal.
