@@ -6,6 +6,11 @@
 const COUNTERS: usize = 0; // 16 × i32, zeroed by the host before every op
 const BAR_COUNT: usize = 64;
 const BAR_GEN: usize = 68;
+const BAR_SLEEPERS: usize = 72;
+/** Spins (~20–40 µs) before a waiting thread sleeps: enough for the phases of one op; past it
+ *  the awaited thread is probably descheduled (more runnable threads than cores) and spinning
+ *  would take the core it needs. */
+const SPINS = 20000;
 /** Vector constants (written by init()): loaded once per kernel call, V8 keeps them in registers
  *  instead of rebuilding a v128.const at every use inside a loop. */
 export const CONSTS: usize = 128;
@@ -49,12 +54,15 @@ export function barrier(nt: i32): void {
   if (atomic.add<i32>(BAR_COUNT, 1) == nt - 1) {
     atomic.store<i32>(BAR_COUNT, 0);
     atomic.add<i32>(BAR_GEN, 1);
+    if (atomic.load<i32>(BAR_SLEEPERS) > 0) atomic.notify(BAR_GEN, nt);
     return;
   }
-  let spins = 0;
-  while (atomic.load<i32>(BAR_GEN) == gen) {
-    // Past ~1 ms of spinning a thread is probably descheduled (more threads than cores):
-    // sleep briefly instead of burning the core it needs.
-    if (++spins > 200000) atomic.wait<i32>(BAR_GEN, gen, 50000);
+  for (let spins = 0; atomic.load<i32>(BAR_GEN) == gen; spins++) {
+    if (spins < SPINS) continue;
+    // Registered before the value check inside wait: a release after the check is seen by the
+    // wait (it compares BAR_GEN atomically), a release before it sees the sleeper and notifies.
+    atomic.add<i32>(BAR_SLEEPERS, 1);
+    atomic.wait<i32>(BAR_GEN, gen, -1);
+    atomic.sub<i32>(BAR_SLEEPERS, 1);
   }
 }

@@ -2,9 +2,10 @@
  * The threads: the calling thread is thread 0 and `threads − 1` workers join it for each
  * parallel op. An op is announced through a small shared control block (sequence number, op,
  * arena); workers spin on the sequence number between ops (a decode step runs hundreds of short
- * ops back to back) and fall asleep on Atomics.wait after ~1 ms idle. The calling thread runs
- * its share and then spins until every worker has reported, so every Backend call stays
- * synchronous. Work inside an op is shared out by the kernels themselves (atomic counters,
+ * ops back to back) and fall asleep on Atomics.wait after a short while. The calling thread
+ * runs its share and then waits (spinning, then asleep) until every worker has reported, so
+ * every Backend call stays synchronous. Sleepers announce themselves so that wakers notify
+ * only when someone sleeps. Work inside an op is shared out by the kernels themselves (atomic counters,
  * spin barriers; assembly/sync.ts).
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
@@ -18,7 +19,9 @@ export const OPS = ['matmulFloat', 'matmulQuant', 'embed', 'rmsNorm', 'rope', 'g
   'f16Max', 'f16Scale'] as const;
 export type OpName = typeof OPS[number];
 
-const SEQ = 0, DONE = 1, SLEEPERS = 2, OP = 3, ARENA = 4, ERROR = 5;
+const SEQ = 0, DONE = 1, SLEEPERS = 2, OP = 3, ARENA = 4, ERROR = 5, MAIN_SLEEPING = 6;
+/** Spins before the calling thread sleeps until the workers are done (as in assembly/sync.ts). */
+const SPINS = 20000;
 const OP_EXIT = -1, OP_SYNC = -2;
 
 export class Pool {
@@ -97,7 +100,10 @@ export class Pool {
     const c = this.ctrl, want = this.threads - 1;
     let spins = 0;
     for (let d = Atomics.load(c, DONE); d < want; d = Atomics.load(c, DONE)) {
-      if (++spins > 100000) Atomics.wait(c, DONE, d, 1);
+      if (++spins < SPINS) continue;
+      Atomics.store(c, MAIN_SLEEPING, 1);
+      Atomics.wait(c, DONE, d);
+      Atomics.store(c, MAIN_SLEEPING, 0);
     }
     if (c[ERROR]) {
       const msg = receiveMessageOnPort(this.ports[c[ERROR] - 1])?.message;

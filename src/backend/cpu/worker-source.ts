@@ -8,7 +8,9 @@ export const WORKER_SOURCE = `
 const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
 const { module, port, tid, threads, ops, memories } = workerData;
 const ctrl = new Int32Array(workerData.ctrl);
-const SEQ = 0, DONE = 1, SLEEPERS = 2, OP = 3, ARENA = 4, ERROR = 5, OP_EXIT = -1, OP_SYNC = -2;
+const SEQ = 0, DONE = 1, SLEEPERS = 2, OP = 3, ARENA = 4, ERROR = 5, MAIN_SLEEPING = 6, OP_EXIT = -1, OP_SYNC = -2;
+// ~50 µs of spinning covers the calling thread's work between the ops of a decode step.
+const SPINS = 50000;
 const arenas = [];
 const instantiate = (memory) => arenas.push(new WebAssembly.Instance(module, { env: { memory } }).exports);
 for (const m of memories) instantiate(m);
@@ -18,7 +20,7 @@ parentPort.postMessage('ready');
 for (;;) {
   let s, spins = 0;
   while ((s = Atomics.load(ctrl, SEQ)) === seq) {
-    if (++spins > 300000) {
+    if (++spins > SPINS) {
       Atomics.add(ctrl, SLEEPERS, 1);
       Atomics.wait(ctrl, SEQ, seq);
       Atomics.sub(ctrl, SLEEPERS, 1);
@@ -39,6 +41,7 @@ for (;;) {
     ctrl[ERROR] = tid;
   }
   Atomics.add(ctrl, DONE, 1);
+  if (Atomics.load(ctrl, MAIN_SLEEPING)) Atomics.notify(ctrl, DONE);
 }
 port.close();
 `;
