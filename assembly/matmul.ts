@@ -1,8 +1,8 @@
 // out[t][o] = x[t] · W[o] for every weight type.
 //
-// Q8_0 / Q4_0 (repacked): activations are quantized to Q8_0 blocks first (one phase, then a
-// barrier), then threads take chunks of weight rows; for a batch, each weight row (pair) is
-// reused from L1 against every activation row.
+// Q8_0 / Q4_0 (repacked), Q4_K, Q6_K: activations are quantized to Q8_0 blocks first (one
+// phase, then a barrier), then threads take chunks of weight rows; for a batch, each weight row
+// (pair) is reused from L1 against every activation row.
 // Float weights (F32, F16, BF16): float32 activations, float32 accumulation. One token: a
 // direct dot product that converts the weights on the fly. A batch, and every other block
 // type: a panel of 4 weight rows is decoded to float32 into the thread's scratch and run
@@ -12,7 +12,8 @@ import { barrier, grab, iarg, parg, scratch, sinkLine } from './sync';
 import { fma, hsum, sink } from './simd';
 import { quantizeRows } from './quantize';
 import { dotQ4Pair, dotQ8, C_F16MASK } from './dot';
-import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0X4X2, Q8_0X4 } from './dequant';
+import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0X4X2, Q4_K, Q8_0X4 } from './dequant';
+import { dotQ4K, dotQ6K } from './kquant';
 import { farg } from './sync';
 
 // Four accumulators: one float32 FMA chain per 16 bytes would leave the loop waiting on FMA
@@ -158,25 +159,29 @@ export function matmulFloat(tid: i32, nt: i32): void {
 }
 
 /**
- * Q8_0 / Q4_0 path. Args: layout, x, xStride, n, K, w, wRows, out, outStride, chunk,
- * xq, xd, xn (the quantized-activation buffers).
+ * Integer path (Q8_0, Q4_0 repacked; Q4_K, Q6_K). Args: layout, x, xStride, n, K, w, wRows,
+ * out, outStride, chunk, xq, xd, xs8, xs16 (the quantized-activation buffers).
  */
 export function matmulQuant(tid: i32, nt: i32): void {
   const layout = iarg(0), x = parg(1), n = iarg(3), K = iarg(4);
   const w = parg(5), rows = iarg(6), out = parg(7), os = <usize>iarg(8) << 2, chunk = iarg(9);
-  const xq = parg(10), xd = parg(11), xn = parg(12);
-  quantizeRows(tid, nt, x, iarg(2), n, K, xq, xd, xn, 1);
+  const xq = parg(10), xd = parg(11), xn = parg(12), xh = parg(13);
+  quantizeRows(tid, nt, x, iarg(2), n, K, xq, xd, xn, xh, 1);
   barrier(nt);
   const line = sinkLine(tid);
   const nb = <usize>(K >> 5);
   const rb = rowBytes(layout, K);
-  if (layout == Q8_0X4) {
+  if (layout != Q4_0X4X2) {
     for (let c = grab(0); c * chunk < rows; c = grab(0)) {
       const end = min(rows, (c + 1) * chunk);
       for (let r = c * chunk; r < end; r++) {
         const wr = w + <usize>r * rb;
         for (let t = 0; t < n; t++) {
-          const v = dotQ8(wr, xq + <usize>t * <usize>K, xd + <usize>t * (nb << 2), K, line);
+          const bo = <usize>t * (nb << 2);
+          const q = xq + <usize>t * <usize>K;
+          const v = layout == Q8_0X4 ? dotQ8(wr, q, xd + bo, K, line)
+            : layout == Q4_K ? dotQ4K(wr, q, xd + bo, xn + bo, K, line)
+            : dotQ6K(wr, q, xd + bo, xh + (bo << 1), K, line);
           store<f32>(out + <usize>t * os + (<usize>r << 2), v);
         }
       }

@@ -3,13 +3,13 @@
 // Activations are quantized per row to Q8_0 blocks as llama.cpp does for these weight types
 // (ggml quantize_row_q8_0: d = max|x| / 127, q = round(x / d)), except that d stays float32
 // (llama.cpp rounds it to float16) and lives apart from the quants: per row `K` int8 quants,
-// `K/32` float32 scales and `K/32` int32 sums 8·Σq that Q4_0's unsigned-nibble dot products
-// subtract (see dot.ts).
+// `K/32` float32 scales, `K/32` int32 sums 8·Σq that Q4_0's unsigned-nibble dot products
+// subtract (see dot.ts), and `K/16` int32 sums Σq per 16 for Q6_K's offset (kquant.ts).
 
 import { grab, barrier } from './sync';
 
-/** Quantizes `n` rows of `K` floats (row stride `xs` floats) into qs / d / sum8 (row strides K, K/32, K/32). */
-export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i32, qs: usize, d: usize, sum8: usize, counter: i32): void {
+/** Quantizes `n` rows of `K` floats (row stride `xs` floats) into qs / d / sum8 / sum16 (row strides K, K/32, K/32, K/16). */
+export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i32, qs: usize, d: usize, sum8: usize, sum16: usize, counter: i32): void {
   const nb = K >> 5;
   const total = n * nb;
   const CH = 64;
@@ -38,12 +38,15 @@ export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i3
       const dst = qs + <usize>r * <usize>K + (<usize>b << 5);
       v128.store(dst, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
       v128.store(dst, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q4, q5), i16x8.narrow_i32x4_s(q6, q7)), 16);
-      let s = i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)));
-      s = i32x4.add(s, i32x4.shuffle(s, s, 2, 3, 0, 1));
-      const sum = i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
+      let h0 = i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), h1 = i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7));
+      h0 = i32x4.add(h0, i32x4.shuffle(h0, h0, 2, 3, 0, 1));
+      h1 = i32x4.add(h1, i32x4.shuffle(h1, h1, 2, 3, 0, 1));
+      const s0 = i32x4.extract_lane(h0, 0) + i32x4.extract_lane(h0, 1), s1 = i32x4.extract_lane(h1, 0) + i32x4.extract_lane(h1, 1);
       const bi = (<usize>r * <usize>nb + <usize>b) << 2;
       store<f32>(d + bi, dd);
-      store<i32>(sum8 + bi, sum << 3);
+      store<i32>(sum8 + bi, (s0 + s1) << 3);
+      store<i32>(sum16 + (bi << 1), s0);
+      store<i32>(sum16 + (bi << 1), s1, 4);
     }
   }
 }

@@ -48,6 +48,7 @@ describe.each(CONFIGS)('cpu backend matmul ($label)', ({ label }) => {
         const e = nerr(a.subarray(0, n * outF), b.subarray(0, n * outF));
         const key = ggmlTypeName(type);
         worst.set(key, Math.max(worst.get(key) ?? 0, e));
+        if (process.env.SHOWERR) console.log(ggmlTypeName(type), outF, inF, n, e.toExponential(2));
         expect(e, `[${outF}, ${inF}] batch ${n}`).toBeLessThanOrEqual(tol);
         expect(Array.from(a.subarray(n * outF)).every((v) => v === 0), 'rows past `rows` untouched').toBe(true);
         cpu.freeTensor(xc); cpu.freeTensor(oc);

@@ -11,11 +11,12 @@
  * dynamic chunks of output rows (or rows, heads, blocks); spin barriers separate an op's phases.
  *
  * Weights (weights.ts): Q8_0 and Q4_0 are repacked at load time into 4-block groups (Q4_0 with
- * row pairs interleaved) and multiplied with integer dot products against activations quantized
- * per row to Q8_0 blocks, as llama.cpp does. F32, F16, BF16 and the other block types (Q4_1,
- * Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) use float32 activations: F32/F16/BF16 matvecs convert weights
- * on the fly; batches, and every matmul of the other block types (the slower path), decode
- * panels of 4 weight rows to float32 in per-thread scratch and run a 4×2 float tile.
+ * row pairs interleaved); they, Q4_K and Q6_K (GGUF layout) are multiplied with integer dot
+ * products against activations quantized per row to Q8_0 blocks, as llama.cpp does (it uses
+ * Q8_K blocks for the K types). F32, F16, BF16 and the other block types (Q4_1, Q5_0, Q5_1,
+ * Q5_K) use float32 activations: F32/F16/BF16 matvecs convert weights on the fly; batches, and
+ * every matmul of the other block types (the slower path), decode panels of 4 weight rows to
+ * float32 in per-thread scratch and run a 4×2 float tile.
  *
  * Numerics follow the reference backend: float32 storage, RMSNorm and RoPE rounding exactly as
  * it does, tanh GELU, softmax in float32 with max subtraction; accumulations are float32.
@@ -195,8 +196,9 @@ export class CpuBackend implements Backend {
         const ostride = direct ? outF : s.rows;
         if (w.quantized) {
           const nb = inF / 32;
-          const xq = home.scratch('xq', rows * inF), xd = home.scratch('xd', rows * nb * 4), xn = home.scratch('xn', rows * nb * 4);
-          home.args([w.layout, xp, inF, rows, inF, s.ptr, s.rows, op, ostride, chunk, xq, xd, xn]);
+          const xq = home.scratch('xq', rows * inF), xd = home.scratch('xd', rows * nb * 4);
+          const xs8 = home.scratch('xs8', rows * nb * 4), xs16 = home.scratch('xs16', rows * nb * 8);
+          home.args([w.layout, xp, inF, rows, inF, s.ptr, s.rows, op, ostride, chunk, xq, xd, xs8, xs16]);
           this.run(home, 'matmulQuant', rows * s.rows * inF / 64);
         } else {
           home.threadScratch(threads, PANEL * inF * 4);

@@ -14,6 +14,9 @@ import type { Arenas, Shard } from './arenas.js';
 export const LAYOUT_Q8_0X4 = 100;
 export const LAYOUT_Q4_0X4X2 = 101;
 
+/** Layouts multiplied with integer dot products against Q8_0-quantized activations. */
+const QUANTIZED_LAYOUTS: ReadonlySet<number> = new Set([LAYOUT_Q8_0X4, LAYOUT_Q4_0X4X2, GgmlType.Q4_K, GgmlType.Q6_K]);
+
 export const SUPPORTED: ReadonlySet<GgmlType> = new Set([
   GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
   GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
@@ -31,7 +34,7 @@ export class CpuWeight implements Weight {
 
   /** The quantized (integer dot product) path; the others take float32 activations. */
   get quantized(): boolean {
-    return this.layout === LAYOUT_Q8_0X4 || this.layout === LAYOUT_Q4_0X4X2;
+    return QUANTIZED_LAYOUTS.has(this.layout);
   }
 }
 

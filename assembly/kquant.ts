@@ -1,0 +1,121 @@
+// Integer dot products of Q4_K and Q6_K weight rows (GGUF layout) with Q8_0-quantized
+// activations. The formulas are ggml's dequantize_row_q4_K / _q6_K (ggml-quants.c) folded into
+// the dot product: per sub-block, d·sc·Σq·x − dmin·m·Σx (Q4_K) and d·sc·(Σq·x − 32·Σx) (Q6_K),
+// with the activation block scale d_x of the 32 elements the sub-block lies in.
+
+import { fma, hsum, sink } from './simd';
+import { C_F16MASK, C_F16SCALE, C_NIBBLE } from './dot';
+
+// @ts-ignore: decorator
+@inline function reduce4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(i32x4.shuffle(a, b, 0, 4, 1, 5), i32x4.shuffle(a, b, 2, 6, 3, 7));
+  const cd = i32x4.add(i32x4.shuffle(c, d, 0, 4, 1, 5), i32x4.shuffle(c, d, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+/** Σ u·s over 16 bytes, u in 0..63 (a valid 7-bit operand), s signed: four i32 partial sums. */
+// @ts-ignore: decorator
+@inline function dotUS(u: v128, s: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(s, u));
+  return i32x4.add(
+    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(u), i16x8.extend_low_i8x16_s(s)),
+    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(u), i16x8.extend_high_i8x16_s(s)));
+}
+
+/** The same over 32 bytes (u0·s0 + u1·s1); i16 pair sums stay below 2·2·63·127. */
+// @ts-ignore: decorator
+@inline function dotUS2(u0: v128, s0: v128, u1: v128, s1: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(s0, u0), i16x8.relaxed_dot_i8x16_i7x16_s(s1, u1)));
+  }
+  return i32x4.add(dotUS(u0, s0), dotUS(u1, s1));
+}
+
+/** f16 at p, scalar. */
+// @ts-ignore: decorator
+@inline function half(p: usize, mask: v128, k: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v128.load16_splat(p)), 13), mask), k);
+}
+
+/**
+ * Q4_K row · quantized activation row. xd / xs8: per 32-element block the scale and 8·Σq.
+ * The 12 scale bytes unpack as in ggml's AVX2 vec_dot (utmp words): bytes 0–7 the eight 6-bit
+ * scales, bytes 8–15 the eight 6-bit mins.
+ */
+export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32, line: usize): f32 {
+  const nsb = K >> 8;
+  const mask = v128.load(C_F16MASK), k = v128.load(C_F16SCALE), k15 = v128.load(C_NIBBLE);
+  let acc = f32x4.splat(0), accm = f32x4.splat(0);
+  for (let sb = 0; sb < nsb; sb++) {
+    const u0 = load<u32>(w, 4), u1 = load<u32>(w, 8), u2 = load<u32>(w, 12);
+    const t3 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
+    const t1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
+    const sm = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(u0 & 0x3f3f3f3f), 1, t1), 2, u1 & 0x3f3f3f3f), 3, t3);
+    const sc16 = i16x8.extend_low_i8x16_u(sm), m16 = i16x8.extend_high_i8x16_u(sm);
+    const d = half(w, mask, k), dmin = half(w + 2, mask, k);
+    const q = w + 16;
+    const s0 = dotUS2(v128.and(v128.load(q), k15), v128.load(xq), v128.and(v128.load(q, 16), k15), v128.load(xq, 16));
+    const s1 = dotUS2(v128.and(i16x8.shr_u(v128.load(q), 4), k15), v128.load(xq, 32), v128.and(i16x8.shr_u(v128.load(q, 16), 4), k15), v128.load(xq, 48));
+    const s2 = dotUS2(v128.and(v128.load(q, 32), k15), v128.load(xq, 64), v128.and(v128.load(q, 48), k15), v128.load(xq, 80));
+    const s3 = dotUS2(v128.and(i16x8.shr_u(v128.load(q, 32), 4), k15), v128.load(xq, 96), v128.and(i16x8.shr_u(v128.load(q, 48), 4), k15), v128.load(xq, 112));
+    const s4 = dotUS2(v128.and(v128.load(q, 64), k15), v128.load(xq, 128), v128.and(v128.load(q, 80), k15), v128.load(xq, 144));
+    const s5 = dotUS2(v128.and(i16x8.shr_u(v128.load(q, 64), 4), k15), v128.load(xq, 160), v128.and(i16x8.shr_u(v128.load(q, 80), 4), k15), v128.load(xq, 176));
+    const s6 = dotUS2(v128.and(v128.load(q, 96), k15), v128.load(xq, 192), v128.and(v128.load(q, 112), k15), v128.load(xq, 208));
+    const s7 = dotUS2(v128.and(i16x8.shr_u(v128.load(q, 96), 4), k15), v128.load(xq, 224), v128.and(i16x8.shr_u(v128.load(q, 112), 4), k15), v128.load(xq, 240));
+    const dxl = v128.load(xd), dxh = v128.load(xd, 16);
+    const dd = f32x4.mul(d, dxl), dh = f32x4.mul(d, dxh);
+    acc = fma(f32x4.convert_i32x4_s(reduce4(s0, s1, s2, s3)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(sc16)), dd), acc);
+    acc = fma(f32x4.convert_i32x4_s(reduce4(s4, s5, s6, s7)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(sc16)), dh), acc);
+    // Σx per block is (8·Σq)/8; the 1/8 goes into dmin.
+    const dm = f32x4.mul(dmin, f32x4.splat(0.125));
+    accm = fma(f32x4.convert_i32x4_s(v128.load(xs8)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(m16)), f32x4.mul(dm, dxl)), accm);
+    accm = fma(f32x4.convert_i32x4_s(v128.load(xs8, 16)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(m16)), f32x4.mul(dm, dxh)), accm);
+    sink(line, acc);
+    w += 144; xq += 256; xd += 32; xs8 += 32;
+  }
+  return hsum(f32x4.sub(acc, accm));
+}
+
+/**
+ * Q6_K row · quantized activation row. xd: per 32-element block the scale; xs16: Σq per 16.
+ * Sub-block i (16 elements, int8 scale sc[i]) of each 128-element half n comes from
+ * ql[64n + l (+32)] nibbles and qh[32n + l] 2-bit fields as in dequantize_row_q6_K.
+ */
+export function dotQ6K(w: usize, xq: usize, xd: usize, xs16: usize, K: i32, line: usize): f32 {
+  const nsb = K >> 8;
+  const mask = v128.load(C_F16MASK), k = v128.load(C_F16SCALE), k15 = v128.load(C_NIBBLE);
+  const k30 = i8x16.splat(0x30);
+  let acc = f32x4.splat(0);
+  for (let sb = 0; sb < nsb; sb++) {
+    const d = half(w + 208, mask, k);
+    const scv = v128.load(w + 192);
+    const sl = i16x8.extend_low_i8x16_s(scv), sh = i16x8.extend_high_i8x16_s(scv);
+    for (let n = 0; n < 2; n++) {
+      const ql = w + (<usize>n << 6), qh = w + 128 + (<usize>n << 5);
+      const x = xq + (<usize>n << 7);
+      // h = 0: elements l = 0..15 of each quarter; sub-blocks 8n + 2k.
+      let A = v128.load(ql), B = v128.load(ql, 32), H = v128.load(qh);
+      const a0 = dotUS(v128.or(v128.and(A, k15), v128.and(i16x8.shl(H, 4), k30)), v128.load(x));
+      const a2 = dotUS(v128.or(v128.and(B, k15), v128.and(i16x8.shl(H, 2), k30)), v128.load(x, 32));
+      const a4 = dotUS(v128.or(v128.and(i16x8.shr_u(A, 4), k15), v128.and(H, k30)), v128.load(x, 64));
+      const a6 = dotUS(v128.or(v128.and(i16x8.shr_u(B, 4), k15), v128.and(i16x8.shr_u(H, 2), k30)), v128.load(x, 96));
+      A = v128.load(ql, 16); B = v128.load(ql, 48); H = v128.load(qh, 16);
+      const a1 = dotUS(v128.or(v128.and(A, k15), v128.and(i16x8.shl(H, 4), k30)), v128.load(x, 16));
+      const a3 = dotUS(v128.or(v128.and(B, k15), v128.and(i16x8.shl(H, 2), k30)), v128.load(x, 48));
+      const a5 = dotUS(v128.or(v128.and(i16x8.shr_u(A, 4), k15), v128.and(H, k30)), v128.load(x, 80));
+      const a7 = dotUS(v128.or(v128.and(i16x8.shr_u(B, 4), k15), v128.and(i16x8.shr_u(H, 2), k30)), v128.load(x, 112));
+      const xs = xs16 + (<usize>n << 5);
+      const lo = i32x4.sub(reduce4(a0, a1, a2, a3), i32x4.shl(v128.load(xs), 5));
+      const hi = i32x4.sub(reduce4(a4, a5, a6, a7), i32x4.shl(v128.load(xs, 16), 5));
+      const dx = xd + (<usize>n << 4);
+      const dxa = v128.load64_zero(dx), dxb = v128.load64_zero(dx, 8);
+      const s16 = n == 0 ? sl : sh;
+      const scl = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(s16)), sch = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(s16));
+      acc = fma(f32x4.convert_i32x4_s(lo), f32x4.mul(f32x4.mul(scl, d), f32x4.shuffle(dxa, dxa, 0, 0, 1, 1)), acc);
+      acc = fma(f32x4.convert_i32x4_s(hi), f32x4.mul(f32x4.mul(sch, d), f32x4.shuffle(dxb, dxb, 0, 0, 1, 1)), acc);
+    }
+    sink(line, acc);
+    w += 210; xq += 256; xd += 32; xs16 += 64;
+  }
+  return hsum(acc);
+}
