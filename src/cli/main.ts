@@ -12,6 +12,7 @@ import * as generate from './commands/generate.js';
 import * as info from './commands/info.js';
 import * as mem from './commands/mem.js';
 import * as perplexity from './commands/perplexity.js';
+import * as serve from './commands/serve.js';
 import * as tokenize from './commands/tokenize.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -30,6 +31,7 @@ export function buildProgram(io: CliIo): Command {
   info.register(program, io);
   tokenize.register(program);
   demo.register(program, io);
+  serve.register(program, io);
   convert.register(program, io);
   mem.register(program, io);
   for (const c of program.commands) c.exitOverride();
