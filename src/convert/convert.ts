@@ -102,7 +102,7 @@ export async function convertModel(source: string, output: string, o: ConvertOpt
       const rows = t.spec.shape.length > 1 ? t.spec.shape[0]! : 1;
       return { src: t, type, rows, cols, byteLength: tensorByteSize(type, t.spec.shape, t.spec.name) };
     });
-    const requantized = plan.filter((p) => QUANT_FORMATS.has(p.src.type) && p.type !== p.src.type);
+    const requantized = plan.filter((p) => QUANT_FORMATS.has(p.src.type) && p.type !== p.src.type && p.type !== GgmlType.F32);
     if (requantized.length > 0) {
       warn(`re-encoding ${requantized.length} quantized tensor(s) (e.g. ${ggmlTypeName(requantized[0]!.src.type)} → ${ggmlTypeName(requantized[0]!.type)}) adds a second rounding; convert from the original weights when you can`);
     }
