@@ -170,13 +170,24 @@ function decodeBF16(s: usize, y: usize, K: i32): void {
   for (; j < K; j++) store<u32>(y + (<usize>j << 2), <u32>load<u16>(s + (<usize>j << 1)) << 16);
 }
 
+/** 16 signed bytes times d (all lanes) as 16 floats at y. */
+// @ts-ignore: decorator
+@inline function storeI8(y: usize, v: v128, d: v128): void {
+  const lo = i16x8.extend_low_i8x16_s(v), hi = i16x8.extend_high_i8x16_s(v);
+  v128.store(y, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), d));
+  v128.store(y, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), d), 16);
+  v128.store(y, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), d), 32);
+  v128.store(y, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), d), 48);
+}
+
 /** Row `r` of a repacked Q8_0 weight. */
 function decodeQ8x4(s: usize, y: usize, K: i32): void {
   const nb = K >> 5, G = nb >> 2;
   for (let g = 0; g < G; g++, s += 136) {
-    for (let b = 0; b < 4; b++) {
-      const d = h(s + (<usize>b << 1));
-      for (let j = 0; j < 32; j++, y += 4) store<f32>(y, <f32>load<i8>(s + 8 + (<usize>b << 5) + j) * d);
+    for (let b = 0; b < 4; b++, y += 128) {
+      const d = f32x4.splat(h(s + (<usize>b << 1)));
+      storeI8(y, v128.load(s + 8 + (<usize>b << 5)), d);
+      storeI8(y + 64, v128.load(s + 24 + (<usize>b << 5)), d);
     }
   }
   decodeQ8_0(s, y, nb - (G << 2));
@@ -188,13 +199,11 @@ function decodeQ4x4x2(s: usize, which: i32, y: usize, K: i32): void {
   for (let g = 0; g <= G; g++) {
     const cnt = g < G ? 4 : nb - (G << 2);
     for (let b = 0; b < cnt; b++) {
-      const d = h(s + (<usize>(which * cnt + b) << 1));
-      const q = s + (<usize>cnt << 2) + (<usize>(which * cnt + b) << 4);
-      for (let j = 0; j < 16; j++) {
-        const v = <i32>load<u8>(q + j);
-        store<f32>(y + (<usize>j << 2), <f32>((v & 15) - 8) * d);
-        store<f32>(y + (<usize>(j + 16) << 2), <f32>((v >> 4) - 8) * d);
-      }
+      const d = f32x4.splat(h(s + (<usize>(which * cnt + b) << 1)));
+      const q = v128.load(s + (<usize>cnt << 2) + (<usize>(which * cnt + b) << 4));
+      const k15 = i8x16.splat(15), k8 = i8x16.splat(8);
+      storeI8(y, i8x16.sub(v128.and(q, k15), k8), d);
+      storeI8(y + 64, i8x16.sub(v128.and(i16x8.shr_u(q, 4), k15), k8), d);
       y += 128;
     }
     s += 144;

@@ -7,26 +7,55 @@
 import { CONSTS } from './sync';
 import { fma, hsum, sink, F16_RESCALE } from './simd';
 
-/** Constants of the kernels below (see init in index.ts). */
+/** Constants of the kernels (see init in index.ts). */
 export const C_NIBBLE: usize = CONSTS; // i8x16 0x0f
 export const C_F16MASK: usize = CONSTS + 16; // i32x4 0x8fffe000
 export const C_F16SCALE: usize = CONSTS + 32; // f32x4 2^112
+const C_MAG: usize = CONSTS + 48; // i32x4 0x7fff
+const C_BIAS: usize = CONSTS + 64; // i32x4 (127 − 15) << 23
+const C_MANT: usize = CONSTS + 80; // i32x4 0x3ff
+const C_SUB: usize = CONSTS + 96; // f32x4 2^−24
+const C_MINNORM: usize = CONSTS + 112; // i32x4 0x400
+const C_SIGN: usize = CONSTS + 128; // i32x4 0x80000000
 
 export function initConsts(): void {
   v128.store(C_NIBBLE, i8x16.splat(15));
   v128.store(C_F16MASK, i32x4.splat(0x8fffe000));
   v128.store(C_F16SCALE, f32x4.splat(F16_RESCALE));
+  v128.store(C_MAG, i32x4.splat(0x7fff));
+  v128.store(C_BIAS, i32x4.splat(112 << 23));
+  v128.store(C_MANT, i32x4.splat(0x3ff));
+  v128.store(C_SUB, f32x4.splat(5.960464477539063e-8));
+  v128.store(C_MINNORM, i32x4.splat(0x400));
+  v128.store(C_SIGN, i32x4.splat(0x80000000));
 }
 
-/** Four float16 scales at `p` as float32 (see simd.ts f16lo). */
+/**
+ * Float16 → float32 for the low four i16 lanes of `v`, exactly and without float32 subnormal
+ * arithmetic: normal values by rebiasing the exponent in integer arithmetic, subnormals (block
+ * scales of small weights often are: x86 would take a ~150-cycle assist per multiply on a
+ * float32 subnormal) as mantissa · 2^−24 from an integer conversion.
+ */
 // @ts-ignore: decorator
-@inline function scales4(p: usize, mask: v128, k: v128): v128 {
-  return f32x4.mul(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v128.load64_zero(p)), 13), mask), k);
+@inline export function halfToFloat4(v: v128): v128 {
+  const e = i32x4.extend_low_i16x8_s(v);
+  const mag = v128.and(e, v128.load(C_MAG));
+  const normal = i32x4.add(i32x4.shl(mag, 13), v128.load(C_BIAS));
+  const sub = f32x4.mul(f32x4.convert_i32x4_s(v128.and(e, v128.load(C_MANT))), v128.load(C_SUB));
+  const r = v128.bitselect(sub, normal, i32x4.lt_s(mag, v128.load(C_MINNORM)));
+  return v128.or(r, v128.and(e, v128.load(C_SIGN)));
 }
 
+/** Four float16 scales at `p` as float32. */
 // @ts-ignore: decorator
-@inline function scale1(p: usize, mask: v128, k: v128): v128 {
-  return f32x4.mul(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v128.load16_splat(p)), 13), mask), k);
+@inline function scales4(p: usize): v128 {
+  return halfToFloat4(v128.load64_zero(p));
+}
+
+/** The float16 at `p` as float32 in all four lanes. */
+// @ts-ignore: decorator
+@inline export function scale1(p: usize): v128 {
+  return halfToFloat4(v128.load16_splat(p));
 }
 
 /** [Σa, Σb, Σc, Σd] of four i32x4. */
@@ -60,16 +89,15 @@ export function initConsts(): void {
 /** Row of a repacked Q8_0 weight (see quantize.ts) · quantized activation row. */
 export function dotQ8(w: usize, xq: usize, xd: usize, K: i32, line: usize): f32 {
   const nb = K >> 5, G = nb >> 2;
-  const mask = v128.load(C_F16MASK), k = v128.load(C_F16SCALE);
   let acc = f32x4.splat(0);
   for (let g = 0; g < G; g++) {
     const s = reduce4(blockQ8(w + 8, xq), blockQ8(w + 40, xq + 32), blockQ8(w + 72, xq + 64), blockQ8(w + 104, xq + 96));
-    acc = fma(f32x4.convert_i32x4_s(s), f32x4.mul(scales4(w, mask, k), v128.load(xd)), acc);
+    acc = fma(f32x4.convert_i32x4_s(s), f32x4.mul(scales4(w), v128.load(xd)), acc);
     sink(line, acc);
     w += 136; xq += 128; xd += 16;
   }
   for (let b = G << 2; b < nb; b++) {
-    const c = f32x4.mul(scale1(w, mask, k), v128.load32_splat(xd));
+    const c = f32x4.mul(scale1(w), v128.load32_splat(xd));
     acc = fma(f32x4.convert_i32x4_s(blockQ8(w + 2, xq)), c, acc);
     w += 34; xq += 32; xd += 4;
   }
@@ -100,7 +128,7 @@ export function dotQ8(w: usize, xq: usize, xd: usize, K: i32, line: usize): f32 
  */
 export function dotQ4Pair(w: usize, xq: usize, xd: usize, xs: usize, K: i32, out: usize, ostep: usize, both: bool, line: usize): void {
   const nb = K >> 5, G = nb >> 2;
-  const mask = v128.load(C_F16MASK), k = v128.load(C_F16SCALE), k15 = v128.load(C_NIBBLE);
+  const k15 = v128.load(C_NIBBLE);
   let accA = f32x4.splat(0), accB = f32x4.splat(0);
   for (let g = 0; g < G; g++) {
     let x0 = v128.load(xq), x1 = v128.load(xq, 16);
@@ -118,8 +146,8 @@ export function dotQ4Pair(w: usize, xq: usize, xd: usize, xs: usize, K: i32, out
       sB = i32x4.sub(sB, n);
     }
     const dx = v128.load(xd);
-    accA = fma(f32x4.convert_i32x4_s(sA), f32x4.mul(scales4(w, mask, k), dx), accA);
-    accB = fma(f32x4.convert_i32x4_s(sB), f32x4.mul(scales4(w + 8, mask, k), dx), accB);
+    accA = fma(f32x4.convert_i32x4_s(sA), f32x4.mul(scales4(w), dx), accA);
+    accB = fma(f32x4.convert_i32x4_s(sB), f32x4.mul(scales4(w + 8), dx), accB);
     sink(line, f32x4.add(accA, accB));
     w += 144; xq += 128; xd += 16; xs += 16;
   }
@@ -135,8 +163,8 @@ export function dotQ4Pair(w: usize, xq: usize, xd: usize, xs: usize, K: i32, out
       sB = i32x4.sub(sB, n);
     }
     const dx = v128.load32_splat(xd);
-    accA = fma(f32x4.convert_i32x4_s(sA), f32x4.mul(scale1(w + (<usize>j << 1), mask, k), dx), accA);
-    accB = fma(f32x4.convert_i32x4_s(sB), f32x4.mul(scale1(w + (<usize>(t + j) << 1), mask, k), dx), accB);
+    accA = fma(f32x4.convert_i32x4_s(sA), f32x4.mul(scale1(w + (<usize>j << 1)), dx), accA);
+    accB = fma(f32x4.convert_i32x4_s(sB), f32x4.mul(scale1(w + (<usize>(t + j) << 1)), dx), accB);
     xq += 32; xd += 4; xs += 4;
   }
   store<f32>(out, hsum(accA));

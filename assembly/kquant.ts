@@ -4,7 +4,7 @@
 // with the activation block scale d_x of the 32 elements the sub-block lies in.
 
 import { fma, hsum, sink } from './simd';
-import { C_F16MASK, C_F16SCALE, C_NIBBLE } from './dot';
+import { scale1, C_NIBBLE } from './dot';
 
 // @ts-ignore: decorator
 @inline function reduce4(a: v128, b: v128, c: v128, d: v128): v128 {
@@ -31,11 +31,6 @@ import { C_F16MASK, C_F16SCALE, C_NIBBLE } from './dot';
   return i32x4.add(dotUS(u0, s0), dotUS(u1, s1));
 }
 
-/** f16 at p, scalar. */
-// @ts-ignore: decorator
-@inline function half(p: usize, mask: v128, k: v128): v128 {
-  return f32x4.mul(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v128.load16_splat(p)), 13), mask), k);
-}
 
 /**
  * Q4_K row · quantized activation row. xd / xs8: per 32-element block the scale and 8·Σq.
@@ -44,7 +39,7 @@ import { C_F16MASK, C_F16SCALE, C_NIBBLE } from './dot';
  */
 export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32, line: usize): f32 {
   const nsb = K >> 8;
-  const mask = v128.load(C_F16MASK), k = v128.load(C_F16SCALE), k15 = v128.load(C_NIBBLE);
+  const k15 = v128.load(C_NIBBLE);
   let acc = f32x4.splat(0), accm = f32x4.splat(0);
   for (let sb = 0; sb < nsb; sb++) {
     const u0 = load<u32>(w, 4), u1 = load<u32>(w, 8), u2 = load<u32>(w, 12);
@@ -52,7 +47,7 @@ export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32, line:
     const t1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
     const sm = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(u0 & 0x3f3f3f3f), 1, t1), 2, u1 & 0x3f3f3f3f), 3, t3);
     const sc16 = i16x8.extend_low_i8x16_u(sm), m16 = i16x8.extend_high_i8x16_u(sm);
-    const d = half(w, mask, k), dmin = half(w + 2, mask, k);
+    const d = scale1(w), dmin = scale1(w + 2);
     const q = w + 16;
     const s0 = dotUS2(v128.and(v128.load(q), k15), v128.load(xq), v128.and(v128.load(q, 16), k15), v128.load(xq, 16));
     const s1 = dotUS2(v128.and(i16x8.shr_u(v128.load(q), 4), k15), v128.load(xq, 32), v128.and(i16x8.shr_u(v128.load(q, 16), 4), k15), v128.load(xq, 48));
@@ -83,11 +78,11 @@ export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32, line:
  */
 export function dotQ6K(w: usize, xq: usize, xd: usize, xs16: usize, K: i32, line: usize): f32 {
   const nsb = K >> 8;
-  const mask = v128.load(C_F16MASK), k = v128.load(C_F16SCALE), k15 = v128.load(C_NIBBLE);
+  const k15 = v128.load(C_NIBBLE);
   const k30 = i8x16.splat(0x30);
   let acc = f32x4.splat(0);
   for (let sb = 0; sb < nsb; sb++) {
-    const d = half(w + 208, mask, k);
+    const d = scale1(w + 208);
     const scv = v128.load(w + 192);
     const sl = i16x8.extend_low_i8x16_s(scv), sh = i16x8.extend_high_i8x16_s(scv);
     for (let n = 0; n < 2; n++) {

@@ -3,30 +3,12 @@
 /** 2^112: rescales a float16 whose bits were shifted into float32 position (exponent bias 15 → 127). */
 export const F16_RESCALE: f32 = 5.192296858534828e33;
 
-/**
- * Four float16 values (the low four i16 lanes of `v`) as float32, exactly, subnormals included:
- * sign-extend, shift exponent and mantissa into float32 position, drop the sign copies, rescale.
- */
-// @ts-ignore: decorator
-@inline export function f16lo(v: v128): v128 {
-  const b = v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), i32x4.splat(0x8fffe000));
-  return f32x4.mul(b, f32x4.splat(F16_RESCALE));
-}
-
-// @ts-ignore: decorator
-@inline export function f16hi(v: v128): v128 {
-  const b = v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(v), 13), i32x4.splat(0x8fffe000));
-  return f32x4.mul(b, f32x4.splat(F16_RESCALE));
-}
-
-/** Four float16 values at `p` as float32. */
-// @ts-ignore: decorator
-@inline export function loadF16x4(p: usize): v128 {
-  return f16lo(v128.load64_zero(p));
-}
-
+/** A float16 (bits) as float32, exactly, in integer arithmetic (no float32 subnormal operations). */
 export function f16(bits: u32): f32 {
-  return f32x4.extract_lane(f16lo(i16x8.splat(<i16>bits)), 0);
+  const mag = bits & 0x7fff, sign = (bits & 0x8000) << 16;
+  if (mag >= 0x400) return reinterpret<f32>(sign | ((mag << 13) + (112 << 23)));
+  const sub = <f32>(mag & 0x3ff) * <f32>5.960464477539063e-8;
+  return reinterpret<f32>(sign | reinterpret<u32>(sub));
 }
 
 // @ts-ignore: decorator

@@ -3,7 +3,8 @@ import { RefBackend } from '../../src/backend/ref/ref-backend.js';
 import { GgmlType, ggmlTypeName } from '../../src/formats/ggml-types.js';
 import { encodeTensor } from '../../src/model/export.js';
 import { CONFIGS, gaussian, nerr, useBackends } from './helpers.js';
-import { MATMUL_TOLERANCE } from './tolerances.js';
+import { FLOAT_GEMM_MIN_ROWS } from '../../src/backend/cpu/backend.js';
+import { BATCH_MATMUL_TOLERANCE, MATMUL_TOLERANCE } from './tolerances.js';
 
 const ref = new RefBackend();
 
@@ -21,8 +22,8 @@ function shapes(type: GgmlType): [number, number][] {
   return s;
 }
 
-/** Batch 1 (matvec), 2, and larger than every tile (GEMM paths). */
-const BATCHES = [1, 2, 9];
+/** Batch 1 (matvec), 2, larger than every tile, and large enough for the float GEMM path. */
+const BATCHES = [1, 2, 9, FLOAT_GEMM_MIN_ROWS + 1];
 
 const TYPES = Object.keys(MATMUL_TOLERANCE).map(Number) as GgmlType[];
 const worst = new Map<string, number>();
@@ -32,7 +33,6 @@ describe.each(CONFIGS)('cpu backend matmul ($label)', ({ label }) => {
 
   it.each(TYPES.map((t) => [ggmlTypeName(t), t] as const))('%s', async (_name, type) => {
     const cpu = backends.get(label)!;
-    const tol = MATMUL_TOLERANCE[type]!;
     let seed = 100;
     for (const [outF, inF] of shapes(type)) {
       const bytes = encodeTensor(type, gaussian(outF * inF, seed++, 0.05));
@@ -46,9 +46,10 @@ describe.each(CONFIGS)('cpu backend matmul ($label)', ({ label }) => {
         cpu.matmul(oc, xc, w, n); ref.matmul(or, xr, w2, n);
         const a = await cpu.read(oc), b = await ref.read(or);
         const e = nerr(a.subarray(0, n * outF), b.subarray(0, n * outF));
-        const key = ggmlTypeName(type);
+        const key = `${ggmlTypeName(type)}${n >= FLOAT_GEMM_MIN_ROWS ? ' (batch)' : ''}`;
         worst.set(key, Math.max(worst.get(key) ?? 0, e));
         if (process.env.SHOWERR) console.log(ggmlTypeName(type), outF, inF, n, e.toExponential(2));
+        const tol = n >= FLOAT_GEMM_MIN_ROWS ? BATCH_MATMUL_TOLERANCE : MATMUL_TOLERANCE[type]!;
         expect(e, `[${outF}, ${inF}] batch ${n}`).toBeLessThanOrEqual(tol);
         expect(Array.from(a.subarray(n * outF)).every((v) => v === 0), 'rows past `rows` untouched').toBe(true);
         cpu.freeTensor(xc); cpu.freeTensor(oc);

@@ -40,6 +40,12 @@ export const MATMUL_TOLERANCE: Partial<Record<GgmlType, number>> = {
   [GgmlType.Q6_K]: 0.02,
 };
 
+/**
+ * Batches of FLOAT_GEMM_MIN_ROWS rows or more take the float path for every weight type
+ * (weight rows decoded to float32, float32 activations): float32 accumulation error only.
+ */
+export const BATCH_MATMUL_TOLERANCE = 1e-6;
+
 export const MODEL_TOLERANCE: Partial<Record<GgmlType, number>> = {
   [GgmlType.F32]: 1e-5,
   [GgmlType.F16]: 1e-5,

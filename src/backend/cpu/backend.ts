@@ -25,7 +25,7 @@ import type { AttentionParams, Backend, Tensor, Weight, WeightData } from '../ty
 import type { GgmlType } from '../../formats/ggml-types.js';
 import { GemmaError } from '../../errors.js';
 import type { Arena } from './arena.js';
-import { Arenas } from './arenas.js';
+import { Arenas, type Shard } from './arenas.js';
 import { Pool, type OpName } from './pool.js';
 import { ropeTable } from './rope-table.js';
 import { createWeight, CpuWeight, SUPPORTED } from './weights.js';
@@ -42,6 +42,12 @@ interface Operand { t: CpuTensor; rows: number; rowOffset?: number; read: boolea
 const DEFAULT_MIN_PARALLEL = 32768;
 /** Panel height of the float matmul path (assembly/matmul.ts). */
 const PANEL = 4;
+/**
+ * Batches of at least this many rows take the float path for every weight type: decoding a
+ * panel of weight rows once and running float32 tiles over the whole batch is faster than
+ * integer dot products per (weight row, activation row), and keeps activations unquantized.
+ */
+export const FLOAT_GEMM_MIN_ROWS = 32;
 /** Query heads per attention work item (assembly/ops.ts). */
 const HEADS_PER_ITEM = 4;
 
@@ -54,6 +60,8 @@ function tensor(t: Tensor): CpuTensor {
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
+  /** See FLOAT_GEMM_MIN_ROWS (a field so that benchmarks can move it). */
+  floatGemmMinRows = FLOAT_GEMM_MIN_ROWS;
 
   private constructor(private readonly arenas: Arenas, private readonly pool: Pool, readonly simd: string,
     private readonly minParallel: number) {}
@@ -184,41 +192,54 @@ export class CpuBackend implements Backend {
     if (xt.cols !== inF || o.cols !== outF || rows > xt.rows || rows > o.rows) {
       throw new Error(`matmul ${w.name}: x has ${xt.cols} cols, W is [${outF}, ${inF}], out has ${o.cols} cols`);
     }
-    const threads = this.threads;
+    const float = !w.quantized || rows >= this.floatGemmMinRows;
     for (const s of w.shards) {
       const home = s.arena;
-      // Chunks of output rows: ~24 per thread for balance, multiples of 16 (even for Q4_0 pairs).
-      const chunk = Math.min(512, Math.max(16, Math.ceil(s.rows / (threads * 24) / 16) * 16));
-      const direct = o.arena === home;
-      const outShard = direct ? undefined : this.tensorIn(home, rows, s.rows);
-      this.staged(home, [{ t: xt, rows, read: true, write: false }], ([xp]) => {
-        const op = direct ? o.ptr + s.row0 * 4 : outShard!.ptr;
-        const ostride = direct ? outF : s.rows;
-        if (w.quantized) {
-          const nb = inF / 32;
-          const xq = home.scratch('xq', rows * inF), xd = home.scratch('xd', rows * nb * 4);
-          const xs8 = home.scratch('xs8', rows * nb * 4), xs16 = home.scratch('xs16', rows * nb * 8);
-          home.args([w.layout, xp, inF, rows, inF, s.ptr, s.rows, op, ostride, chunk, xq, xd, xs8, xs16]);
-          this.run(home, 'matmulQuant', rows * s.rows * inF / 64);
-        } else {
-          home.threadScratch(threads, PANEL * inF * 4);
-          home.args([w.layout, xp, inF, rows, inF, s.ptr, s.rows, op, ostride, chunk], [w.f16Scale]);
-          this.run(home, 'matmulFloat', rows * s.rows * inF / 64);
-        }
-      });
-      if (outShard) {
-        const src = home.f32, dst = o.arena.f32;
-        for (let r = 0; r < rows; r++) {
-          const b = outShard.ptr / 4 + r * s.rows;
-          dst.set(src.subarray(b, b + s.rows), o.ptr / 4 + r * outF + s.row0);
-        }
-        home.free(outShard.ptr);
+      // Staged operands take room in the shard's memory: a large batch goes through in passes.
+      let pass = rows;
+      if (xt.arena !== home || o.arena !== home) {
+        const perRow = (xt.arena !== home ? inF * 4 : 0) + (o.arena !== home ? s.rows * 4 : 0) + inF * 2;
+        const room = home.largestFree - PANEL * inF * 4 * this.threads - 65536;
+        pass = Math.max(1, Math.min(rows, Math.floor(room / perRow)));
       }
+      for (let r0 = 0; r0 < rows; r0 += pass) this.matmulShard(o, xt, w, s, r0, Math.min(pass, rows - r0), float);
     }
   }
 
-  private tensorIn(arena: Arena, rows: number, cols: number): { ptr: number } {
-    return { ptr: arena.alloc(rows * cols * 4) };
+  /** Rows [r0, r0 + n) of x times one shard of w. */
+  private matmulShard(o: CpuTensor, xt: CpuTensor, w: CpuWeight, s: Shard, r0: number, n: number, float: boolean): void {
+    const [outF, inF] = w.shape;
+    const home = s.arena, threads = this.threads;
+    // Chunks of output rows: ~24 per thread for balance, multiples of 16 (even for Q4_0 pairs).
+    const chunk = Math.min(512, Math.max(16, Math.ceil(s.rows / (threads * 24) / 16) * 16));
+    const direct = o.arena === home;
+    const tmp = direct ? -1 : home.alloc(n * s.rows * 4);
+    try {
+      this.staged(home, [{ t: xt, rows: n, rowOffset: r0, read: true, write: false }], ([xp]) => {
+        const op = direct ? o.ptr + (r0 * outF + s.row0) * 4 : tmp;
+        const ostride = direct ? outF : s.rows;
+        if (!float) {
+          const nb = inF / 32;
+          const xq = home.scratch('xq', n * inF), xd = home.scratch('xd', n * nb * 4);
+          const xs8 = home.scratch('xs8', n * nb * 4), xs16 = home.scratch('xs16', n * nb * 8);
+          home.args([w.layout, xp, inF, n, inF, s.ptr, s.rows, op, ostride, chunk, xq, xd, xs8, xs16]);
+          this.run(home, 'matmulQuant', n * s.rows * inF / 64);
+        } else {
+          home.threadScratch(threads, PANEL * inF * 4);
+          home.args([w.layout, xp, inF, n, inF, s.ptr, s.rows, op, ostride, chunk], [w.f16Scale]);
+          this.run(home, 'matmulFloat', n * s.rows * inF / 64);
+        }
+      });
+      if (!direct) {
+        const src = home.f32, dst = o.arena.f32;
+        for (let r = 0; r < n; r++) {
+          const b = tmp / 4 + r * s.rows;
+          dst.set(src.subarray(b, b + s.rows), o.ptr / 4 + (r0 + r) * outF + s.row0);
+        }
+      }
+    } finally {
+      if (!direct) home.free(tmp);
+    }
   }
 
   rope(x: Tensor, rows: number, heads: number, headDim: number, positions: Int32Array, theta: number): void {
