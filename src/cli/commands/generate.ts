@@ -36,7 +36,7 @@ export function addSamplingOptions(cmd: Command, maxTokensHelp = 'most tokens to
     .option('--presence-penalty <x>', 'subtracted once from tokens among the last --repeat-last-n', parseNumber('--presence-penalty'), d.presencePenalty)
     .option('--frequency-penalty <x>', 'subtracted per occurrence among the last --repeat-last-n', parseNumber('--frequency-penalty'), d.frequencyPenalty)
     .option('--logit-bias <bias>', 'add BIAS to a token\'s logit: TOKEN+BIAS, TOKEN-BIAS, TOKEN=BIAS, TOKEN-inf bans it (repeatable)', parseLogitBias)
-    .option('--seed <n>', 'sampling seed, 0..4294967295 (default: random, printed at the end)', parseNumber('--seed', true))
+    .option('--seed <n>', 'sampling seed, 0..4294967295 (default: random; generate prints the one used)', parseNumber('--seed', true))
     .addOption(new Option('--stop <text...>', 'stop strings (not included in the output)'))
     .option('--ignore-eos', 'never end at <eos> / <end_of_turn> (they are banned)');
 }
