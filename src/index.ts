@@ -6,7 +6,11 @@
  */
 export { loadModel, inspectModel, Model, type LoadOptions, type ModelInfo } from './engine/model.js';
 export { Session, type EvalOptions } from './engine/session.js';
-export type { ChatMessage, GenerateOptions, GenerateResult, StreamChunk } from './engine/types.js';
+export type {
+  ChatMessage, GenerateOptions, GenerateResult, StreamChunk, TokenLogprob, TopLogprob, FinishReason, LogitBias,
+} from './engine/types.js';
+export { ChatSession, type ChatSessionOptions } from './engine/chat-session.js';
+export type { PerplexityOptions, PerplexityResult } from './engine/perplexity.js';
 export { StopMatcher } from './engine/generate.js';
 export type { GemmaConfig } from './model/config.js';
 export { loadTokenizer } from './tokenizer/load.js';
