@@ -2,11 +2,12 @@
  * Memory benchmark (not a test): peak RSS of a Gemma-2B-shaped model, per storage type and
  * context length, against what `gemma mem` predicts (src/engine/memory.ts).
  *
- *   npx tsx bench/mem.ts [--types q4_0,q8_0,f16] [--ctx 1024,4096,8192] [--size 2b]
+ *   npx tsx bench/mem.ts [--types q4_0,q8_0,f16,hf-bf16] [--ctx 1024,4096,8192] [--size 2b] [--backend cpu]
  *
  * Models: random weights, written once into bench/.models/ (gitignored): the sharded BF16
- * Hugging Face folder (as published; shared with load-full-size.ts), converted with
- * `convertModel` to one GGUF per type (conversion times are printed).
+ * Hugging Face folder (as published; shared with load-full-size.ts; type `hf-bf16` loads it as
+ * is), converted with `convertModel` to one GGUF per type (conversion times are printed).
+ * `--backend cpu` loads on the CPU backend the way loadModel loads on its default one.
  *
  * Each measurement runs in a fresh process and reports its peak RSS (VmHWM): `loadModel` with
  * its default backend and `contextLength` N, then the state of a session at the end of an
@@ -26,7 +27,10 @@ import { loadModel } from '../src/engine/model.js';
 import { estimateMemory, formatGiB, GEMMA_SHAPES, kvCapacities, weightsOfTensors } from '../src/engine/memory.js';
 import { GgmlType } from '../src/formats/ggml-types.js';
 import { openCheckpoint } from '../src/model/checkpoint.js';
-import type { GemmaModel } from '../src/model/gemma.js';
+import { GemmaModel } from '../src/model/gemma.js';
+import { loadWeights } from '../src/model/weights.js';
+import { loadTokenizer } from '../src/tokenizer/load.js';
+import { createCpuBackend } from '../src/backend/cpu/index.js';
 import { writeGemmaHf } from '../src/model/export.js';
 import { KvCache } from '../src/model/kv-cache.js';
 import { randomTensor } from '../src/model/random.js';
@@ -41,9 +45,22 @@ function peakRss(): number {
   return m ? Number(m[1]) * 1024 : process.memoryUsage().rss;
 }
 
+/** Loads as loadModel does, on the CPU backend (which loadModel does not offer yet). */
+async function loadCpu(file: string): Promise<{ gemma: GemmaModel; dispose(): Promise<void> }> {
+  const ckpt = await openCheckpoint(file);
+  const backend = await createCpuBackend();
+  try {
+    await loadTokenizer(ckpt.tokenizerSource);
+    const gemma = new GemmaModel(backend, ckpt.config, await loadWeights(ckpt, backend));
+    return { gemma, dispose: () => backend.dispose() };
+  } finally {
+    await ckpt.close();
+  }
+}
+
 /** The child: load, grow a session's state to `ctx` positions, one decode step; print peak RSS. */
-async function child(file: string, ctx: number): Promise<void> {
-  const model = await loadModel(file, { contextLength: ctx });
+async function child(file: string, ctx: number, backend: string): Promise<void> {
+  const model = backend === 'cpu' ? await loadCpu(file) : await loadModel(file, { contextLength: ctx });
   const afterLoad = peakRss();
   const gemma = (model as unknown as { gemma: GemmaModel }).gemma;
   const b = gemma.backend, c = gemma.config;
@@ -84,6 +101,7 @@ async function prepare(size: '2b' | '7b', types: string[]): Promise<Map<string, 
   }
   const files = new Map<string, string>();
   for (const type of types) {
+    if (type === 'hf-bf16') { files.set(type, dir); continue; }
     const file = path.join(here, '.models', `gemma-${size}-random-${type}.gguf`);
     if (!existsSync(file)) {
       const r = await convertModel(dir, file, { type, onWarning: () => undefined });
@@ -99,6 +117,7 @@ async function main(): Promise<void> {
   if (!GEMMA_SHAPES[size]) throw new Error('--size must be 2b or 7b');
   const types = arg('types', 'q4_0,q8_0,f16').split(',');
   const ctxs = arg('ctx', '1024,4096,8192').split(',').map(Number);
+  const backend = arg('backend', 'default');
   const files = await prepare(size, types);
   const rows: string[] = ['| type | context | predicted | measured peak RSS | error | decode step | RSS after load |', '|---|---|---|---|---|---|---|'];
   for (const type of types) {
@@ -108,7 +127,7 @@ async function main(): Promise<void> {
     const weights = weightsOfTensors(ckpt.tensors.values());
     await ckpt.close();
     for (const ctx of ctxs) {
-      const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', file, String(ctx)],
+      const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', file, String(ctx), backend],
         { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
       const m = JSON.parse(out.trim().split('\n').pop()!) as { peak: number; afterLoad: number; backend: 'ref' | 'cpu'; decodeS: number };
       const est = estimateMemory(config, weights, { contextLength: ctx, backend: m.backend });
@@ -121,5 +140,5 @@ async function main(): Promise<void> {
   console.log(`\n${rows.join('\n')}`);
 }
 
-if (process.argv[2] === '--child') await child(process.argv[3]!, Number(process.argv[4]));
+if (process.argv[2] === '--child') await child(process.argv[3]!, Number(process.argv[4]), process.argv[5]!);
 else await main();

@@ -71,7 +71,8 @@ describe('the Gemma vocabulary: BF16 Hugging Face folder with tokenizer.json →
 
   it('llama.cpp greedy tokens equal gemma-ts on the HF source', async () => {
     const prompt = (await loadTokenizer(hf)).encode('The capital of France is');
-    await greedyAgrees(hf, file, prompt, V, 'f32 (Gemma vocabulary)', 1e-2);
+    // 8 steps: llama.cpp reports 256000 probabilities per step through a JS Map (≈ 0.5 s each).
+    await greedyAgrees(hf, file, prompt, V, 'f32 (Gemma vocabulary)', 1e-2, 8);
   });
 
   it('embeds the folder\'s tokenizer: llama.cpp tokenizes as gemma-ts; chat template and special ids', async () => {
@@ -98,8 +99,7 @@ describe('the Gemma vocabulary: BF16 Hugging Face folder with tokenizer.json →
 });
 
 /** Greedy decoding: llama.cpp on `file` against gemma-ts on `source`, up to the first small llama.cpp margin. */
-async function greedyAgrees(source: string, file: string, prompt: number[], V: number, label: string, logitTol: number): Promise<void> {
-  const steps = 16;
+async function greedyAgrees(source: string, file: string, prompt: number[], V: number, label: string, logitTol: number, steps = 16): Promise<void> {
   const ref = await llamaGreedy(file, prompt, steps, V);
   const { session } = await loadRef(source);
   const s = session();
@@ -113,7 +113,7 @@ async function greedyAgrees(source: string, file: string, prompt: number[], V: n
     logits = await s.eval([ref.tokens[k]!]);
   }
   console.log(`${label}: ${compared}/${steps} greedy tokens compared, all equal; max |Δlogit| (offset removed) ${maxDiff.toExponential(2)}`);
-  expect(compared).toBeGreaterThan(6);
+  expect(compared).toBeGreaterThanOrEqual(Math.min(steps, 8) - 2);
   expect(maxDiff).toBeLessThan(logitTol);
 }
 
