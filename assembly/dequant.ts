@@ -99,7 +99,36 @@ function decodeQ8_0(s: usize, y: usize, nb: i32): void {
   return (load<u8>(q + j + 4) >> 4) | ((load<u8>(q + j) >> 6) << 4);
 }
 
-/** Q4_K (144 B per 256: d, dmin, scales[12], qs[128]) and Q5_K (176 B: … scales[12], qh[32], qs[128]). */
+/** 16 signed bytes v as floats v·d − m (two roundings, as ggml's d1 * q - m1) at y. */
+// @ts-ignore: decorator
+@inline function storeAffine(y: usize, v: v128, d: v128, m: v128): void {
+  const lo = i16x8.extend_low_i8x16_s(v), hi = i16x8.extend_high_i8x16_s(v);
+  v128.store(y, f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), d), m));
+  v128.store(y, f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), d), m), 16);
+  v128.store(y, f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), d), m), 32);
+  v128.store(y, f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), d), m), 48);
+}
+
+/** Q4_K (144 B per 256: d, dmin, scales[12], qs[128]); 64 elements per pair of sub-blocks. */
+function decodeQ4K(s: usize, y: usize, nb: i32): void {
+  const k15 = i8x16.splat(15);
+  for (let i = 0; i < nb; i++, s += 144) {
+    const d = h(s), dmin = h(s + 2), sc = s + 4;
+    for (let j = 0; j < 8; j += 2) {
+      const d1 = f32x4.splat(d * <f32>scaleK4(sc, j)), m1 = f32x4.splat(dmin * <f32>minK4(sc, j));
+      const d2 = f32x4.splat(d * <f32>scaleK4(sc, j + 1)), m2 = f32x4.splat(dmin * <f32>minK4(sc, j + 1));
+      const q = s + 16 + (<usize>j << 4);
+      const a = v128.load(q), b = v128.load(q, 16);
+      storeAffine(y, v128.and(a, k15), d1, m1);
+      storeAffine(y + 64, v128.and(b, k15), d1, m1);
+      storeAffine(y + 128, v128.and(i16x8.shr_u(a, 4), k15), d2, m2);
+      storeAffine(y + 192, v128.and(i16x8.shr_u(b, 4), k15), d2, m2);
+      y += 256;
+    }
+  }
+}
+
+/** Q5_K (176 B per 256: d, dmin, scales[12], qh[32], qs[128]); `five` false reads Q4_K (144 B, no qh). */
 function decodeQK(s: usize, y: usize, nb: i32, five: bool): void {
   const bs: usize = five ? 176 : 144;
   for (let i = 0; i < nb; i++, s += bs) {
@@ -126,26 +155,24 @@ function decodeQK(s: usize, y: usize, nb: i32, five: bool): void {
   }
 }
 
-/** Q6_K (210 B per 256: ql[128], qh[64], scales[16] int8, d). */
+/** Q6_K (210 B per 256: ql[128], qh[64], scales[16] int8, d); 16 elements per scale. */
 function decodeQ6K(s: usize, y: usize, nb: i32): void {
+  const k15 = i8x16.splat(15), k30 = i8x16.splat(0x30), k32 = i8x16.splat(32), zero = f32x4.splat(0);
   for (let i = 0; i < nb; i++, s += 210) {
     const d = h(s + 208);
-    let ql = s, qh = s + 128, sc = s + 192;
     for (let n = 0; n < 2; n++) {
-      for (let l = 0; l < 32; l++) {
-        const is = l >> 4;
-        const a = <i32>load<u8>(ql + l), b = <i32>load<u8>(ql + l + 32), c = <i32>load<u8>(qh + l);
-        const q1 = ((a & 15) | ((c & 3) << 4)) - 32;
-        const q2 = ((b & 15) | (((c >> 2) & 3) << 4)) - 32;
-        const q3 = ((a >> 4) | (((c >> 4) & 3) << 4)) - 32;
-        const q4 = ((b >> 4) | (((c >> 6) & 3) << 4)) - 32;
-        store<f32>(y + (<usize>l << 2), d * <f32>load<i8>(sc + is) * <f32>q1);
-        store<f32>(y + (<usize>(l + 32) << 2), d * <f32>load<i8>(sc + is + 2) * <f32>q2);
-        store<f32>(y + (<usize>(l + 64) << 2), d * <f32>load<i8>(sc + is + 4) * <f32>q3);
-        store<f32>(y + (<usize>(l + 96) << 2), d * <f32>load<i8>(sc + is + 6) * <f32>q4);
+      const ql = s + (<usize>n << 6), qh = s + 128 + (<usize>n << 5), sc = s + 192 + (<usize>n << 3);
+      const o = y + (<usize>n << 9);
+      for (let hh = 0; hh < 2; hh++) {
+        const A = v128.load(ql + (<usize>hh << 4)), B = v128.load(ql + 32 + (<usize>hh << 4)), H = v128.load(qh + (<usize>hh << 4));
+        const e = o + (<usize>hh << 6);
+        storeAffine(e, i8x16.sub(v128.or(v128.and(A, k15), v128.and(i16x8.shl(H, 4), k30)), k32), f32x4.splat(d * <f32>load<i8>(sc + hh)), zero);
+        storeAffine(e + 128, i8x16.sub(v128.or(v128.and(B, k15), v128.and(i16x8.shl(H, 2), k30)), k32), f32x4.splat(d * <f32>load<i8>(sc + hh + 2)), zero);
+        storeAffine(e + 256, i8x16.sub(v128.or(v128.and(i16x8.shr_u(A, 4), k15), v128.and(H, k30)), k32), f32x4.splat(d * <f32>load<i8>(sc + hh + 4)), zero);
+        storeAffine(e + 384, i8x16.sub(v128.or(v128.and(i16x8.shr_u(B, 4), k15), v128.and(i16x8.shr_u(H, 2), k30)), k32), f32x4.splat(d * <f32>load<i8>(sc + hh + 6)), zero);
       }
-      y += 512; ql += 64; qh += 32; sc += 8;
     }
+    y += 1024;
   }
 }
 
@@ -247,7 +274,7 @@ export function decodeRow(type: i32, w: usize, r: i32, y: usize, K: i32): void {
     case Q5_1: decodeQ5(s, y, K >> 5, true); break;
     case Q8_0: decodeQ8_0(s, y, K >> 5); break;
     case Q8_0X4: decodeQ8x4(s, y, K); break;
-    case Q4_K: decodeQK(s, y, K >> 8, false); break;
+    case Q4_K: decodeQ4K(s, y, K >> 8); break;
     case Q5_K: decodeQK(s, y, K >> 8, true); break;
     case Q6_K: decodeQ6K(s, y, K >> 8); break;
     default: unreachable();
