@@ -66,7 +66,7 @@ describe('Scheduler', () => {
       [prompt(25, 7), { ...CHAIN, seed: 17, maxTokens: -1, ignoreEos: false }],
       [prompt(12, 8), { seed: 18, maxTokens: 16, repeatPenalty: 1.3, repeatLastN: -1, ignoreEos: true }],
     ];
-    const expected = [];
+    const expected: { chunks: StreamChunk[]; result: GenerateResult }[] = [];
     for (const [ids, o] of requests) expected.push(await alone(ids, o));
     expect(expected[0].result.finishReason).toBe('stop');
 

@@ -27,7 +27,7 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Json; headers: Headers }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-  return { status: res.status, json: await res.json(), headers: res.headers };
+  return { status: res.status, json: (await res.json()) as Json, headers: res.headers };
 }
 
 /** An OpenAI error body: { error: { message, type, param, code } }. */
@@ -215,9 +215,9 @@ describe('gemma server', () => {
     await expect(client.chat.completions.create({ model: 'demo', messages: [user('x')], temperature: -1 })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     // Routes and methods.
     const get404 = await fetch(url('/v1/nothing'));
-    expectError({ status: get404.status, json: await get404.json() }, 404, 'unknown_url');
+    expectError({ status: get404.status, json: (await get404.json()) as Json }, 404, 'unknown_url');
     const get405 = await fetch(chat);
-    expectError({ status: get405.status, json: await get405.json() }, 405);
+    expectError({ status: get405.status, json: (await get405.json()) as Json }, 405);
     expect(get405.headers.get('allow')).toBe('POST');
     // A prompt longer than the context, and max_tokens that does not fit beside a prompt.
     const long = await post(comp, { prompt: 'hello '.repeat(9000), max_tokens: 1 });
@@ -297,7 +297,7 @@ describe('gemma server', () => {
     try {
       expect((await fetch(`${keyed.url}/health`)).status).toBe(200);
       const missing = await fetch(`${keyed.url}/v1/models`);
-      expectError({ status: missing.status, json: await missing.json() }, 401, 'invalid_api_key');
+      expectError({ status: missing.status, json: (await missing.json()) as Json }, 401, 'invalid_api_key');
       expect(missing.headers.get('www-authenticate')).toBe('Bearer');
       expectError(await post(`${keyed.url}/v1/completions`, { prompt: 'x' }, { authorization: 'Bearer wrong' }), 401, 'invalid_api_key');
       expectError(await post(`${keyed.url}/tokenize`, { content: 'x' }), 401, 'invalid_api_key');

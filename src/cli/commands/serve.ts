@@ -7,6 +7,7 @@ import type { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { SCHEDULER_DEFAULTS } from '../../engine/scheduler.js';
+import { GemmaError } from '../../errors.js';
 import { startServer } from '../../server/server.js';
 import { parseNumber, type CliIo } from '../io.js';
 import { loadWithProgress } from '../load.js';
@@ -36,11 +37,15 @@ export function register(program: Command, io: ServeIo): void {
   cmd.action(async (o: Record<string, unknown>) => {
     const apiKey = (o.apiKey as string | undefined) ?? (process.env.GEMMA_API_KEY || undefined);
     const host = o.host as string;
+    // Checked before the model loads (startServer checks them all again).
+    const port = o.port as number, parallel = o.parallel as number;
+    if (port < 0 || port > 65535) throw new GemmaError(`port must be an integer in 0..65535, got ${port}`);
+    if (parallel < 1 || parallel > 64) throw new GemmaError(`parallel must be an integer in 1..64, got ${parallel}`);
     const model = await loadWithProgress(o.model as string, io, { threads: o.threads as number | undefined, contextLength: o.ctx as number | undefined });
     let server;
     try {
       server = await startServer(model, {
-        host, port: o.port as number, apiKey, parallel: o.parallel as number, maxQueue: o.maxQueue as number,
+        host, port, apiKey, parallel, maxQueue: o.maxQueue as number,
         defaultMaxTokens: o.maxTokens as number, modelId: o.alias as string | undefined, maxBodyBytes: o.maxBody as number,
         log: o.quiet ? undefined : (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`),
       });
