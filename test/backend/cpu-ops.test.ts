@@ -5,6 +5,7 @@ import { GgmlType } from '../../src/formats/ggml-types.js';
 import { encodeTensor } from '../../src/model/export.js';
 import { CONFIGS, gaussian, nerr, useBackends } from './helpers.js';
 import { OP_TOLERANCE } from './tolerances.js';
+import { createCpuBackend } from '../../src/backend/cpu/index.js';
 
 const ref = new RefBackend();
 
@@ -110,5 +111,18 @@ describe.each(CONFIGS)('cpu backend ops ($label)', ({ label }) => {
     cpu().embed(o, w, ids, 8); ref.embed(o2, w2, ids, 8);
     await check(cpu(), o, o2, OP_TOLERANCE.embed);
     expect(() => cpu().embed(o, w, Int32Array.from([37]), 1)).toThrow(/outside the vocabulary/);
+  });
+});
+
+describe('cpu backend lifecycle', () => {
+  it('rejects bad options, freed tensors and use after dispose', async () => {
+    await expect(createCpuBackend({ threads: 0 })).rejects.toThrow(/threads/);
+    const cpu = await createCpuBackend({ threads: 2 });
+    expect(cpu.threads).toBe(2);
+    const t = cpu.createTensor(2, 3);
+    cpu.freeTensor(t);
+    expect(() => cpu.add(t, t, t, 1)).toThrow(/after free/);
+    await cpu.dispose();
+    expect(() => cpu.createTensor(1, 1)).toThrow(/disposed/);
   });
 });

@@ -38,11 +38,19 @@ export class Arenas {
     return Math.min(64 << 20, this.arenaBytes / 16);
   }
 
+  private closed = false;
+
+  clear(): void {
+    this.list.length = 0;
+    this.closed = true;
+  }
+
   get main(): Arena {
     return this.list[0];
   }
 
   private add(): Arena {
+    if (this.closed) throw new GemmaError('the CPU backend was disposed');
     const a = new Arena(this.list.length, this.module, this.arenaBytes);
     this.list.push(a);
     return a;
@@ -50,6 +58,7 @@ export class Arenas {
 
   /** Memory for a tensor: arena 0 if it has room, else the first arena that does. */
   place(bytes: number): { arena: Arena; ptr: number } {
+    if (this.closed) throw new GemmaError('the CPU backend was disposed');
     if (bytes > this.arenaBytes - 8192) throw new GemmaError(`a tensor of ${bytes} bytes exceeds the ${this.arenaBytes} bytes of one WebAssembly memory`);
     for (const arena of this.list) {
       if (arena.largestFree - bytes < this.reserve) continue;

@@ -293,7 +293,9 @@ export class CpuBackend implements Backend {
     });
   }
 
+  /** Stops the workers and drops the memories (they are freed once nothing references them). */
   async dispose(): Promise<void> {
     await this.pool.dispose();
+    this.arenas.clear();
   }
 }
