@@ -72,6 +72,52 @@ export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32, line:
 }
 
 /**
+ * Q5_K row · quantized activation row: Q4_K's layout with qh[32] before qs, whose bit 2j / 2j+1
+ * of byte l adds 16 to element l of sub-block 2j / 2j+1 (dequantize_row_q5_K).
+ */
+export function dotQ5K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32, line: usize): f32 {
+  const nsb = K >> 8;
+  const k15 = v128.load(C_NIBBLE), k16 = i8x16.splat(0x10);
+  let acc = f32x4.splat(0), accm = f32x4.splat(0);
+  for (let sb = 0; sb < nsb; sb++) {
+    const u0 = load<u32>(w, 4), u1 = load<u32>(w, 8), u2 = load<u32>(w, 12);
+    const t3 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
+    const t1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
+    const sm = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(u0 & 0x3f3f3f3f), 1, t1), 2, u1 & 0x3f3f3f3f), 3, t3);
+    const sc16 = i16x8.extend_low_i8x16_u(sm), m16 = i16x8.extend_high_i8x16_u(sm);
+    const d = scale1(w), dmin = scale1(w + 2);
+    const h0 = v128.load(w, 16), h1 = v128.load(w, 32);
+    const q = w + 48;
+    // Sub-block 2j: low nibbles | ((qh >> 2j) & 1) << 4; sub-block 2j + 1: high nibbles | bit 2j+1.
+    const s0 = dotUS2(v128.or(v128.and(v128.load(q), k15), v128.and(i16x8.shl(h0, 4), k16)), v128.load(xq),
+      v128.or(v128.and(v128.load(q, 16), k15), v128.and(i16x8.shl(h1, 4), k16)), v128.load(xq, 16));
+    const s1 = dotUS2(v128.or(v128.and(i16x8.shr_u(v128.load(q), 4), k15), v128.and(i16x8.shl(h0, 3), k16)), v128.load(xq, 32),
+      v128.or(v128.and(i16x8.shr_u(v128.load(q, 16), 4), k15), v128.and(i16x8.shl(h1, 3), k16)), v128.load(xq, 48));
+    const s2 = dotUS2(v128.or(v128.and(v128.load(q, 32), k15), v128.and(i16x8.shl(h0, 2), k16)), v128.load(xq, 64),
+      v128.or(v128.and(v128.load(q, 48), k15), v128.and(i16x8.shl(h1, 2), k16)), v128.load(xq, 80));
+    const s3 = dotUS2(v128.or(v128.and(i16x8.shr_u(v128.load(q, 32), 4), k15), v128.and(i16x8.shl(h0, 1), k16)), v128.load(xq, 96),
+      v128.or(v128.and(i16x8.shr_u(v128.load(q, 48), 4), k15), v128.and(i16x8.shl(h1, 1), k16)), v128.load(xq, 112));
+    const s4 = dotUS2(v128.or(v128.and(v128.load(q, 64), k15), v128.and(h0, k16)), v128.load(xq, 128),
+      v128.or(v128.and(v128.load(q, 80), k15), v128.and(h1, k16)), v128.load(xq, 144));
+    const s5 = dotUS2(v128.or(v128.and(i16x8.shr_u(v128.load(q, 64), 4), k15), v128.and(i16x8.shr_u(h0, 1), k16)), v128.load(xq, 160),
+      v128.or(v128.and(i16x8.shr_u(v128.load(q, 80), 4), k15), v128.and(i16x8.shr_u(h1, 1), k16)), v128.load(xq, 176));
+    const s6 = dotUS2(v128.or(v128.and(v128.load(q, 96), k15), v128.and(i16x8.shr_u(h0, 2), k16)), v128.load(xq, 192),
+      v128.or(v128.and(v128.load(q, 112), k15), v128.and(i16x8.shr_u(h1, 2), k16)), v128.load(xq, 208));
+    const s7 = dotUS2(v128.or(v128.and(i16x8.shr_u(v128.load(q, 96), 4), k15), v128.and(i16x8.shr_u(h0, 3), k16)), v128.load(xq, 224),
+      v128.or(v128.and(i16x8.shr_u(v128.load(q, 112), 4), k15), v128.and(i16x8.shr_u(h1, 3), k16)), v128.load(xq, 240));
+    const dxl = v128.load(xd), dxh = v128.load(xd, 16);
+    acc = fma(f32x4.convert_i32x4_s(reduce4(s0, s1, s2, s3)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(sc16)), f32x4.mul(d, dxl)), acc);
+    acc = fma(f32x4.convert_i32x4_s(reduce4(s4, s5, s6, s7)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(sc16)), f32x4.mul(d, dxh)), acc);
+    const dm = f32x4.mul(dmin, f32x4.splat(0.125));
+    accm = fma(f32x4.convert_i32x4_s(v128.load(xs8)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(m16)), f32x4.mul(dm, dxl)), accm);
+    accm = fma(f32x4.convert_i32x4_s(v128.load(xs8, 16)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(m16)), f32x4.mul(dm, dxh)), accm);
+    sink(line, acc);
+    w += 176; xq += 256; xd += 32; xs8 += 32;
+  }
+  return hsum(f32x4.sub(acc, accm));
+}
+
+/**
  * Q6_K row · quantized activation row. xd: per 32-element block the scale; xs16: Σq per 16.
  * Sub-block i (16 elements, int8 scale sc[i]) of each 128-element half n comes from
  * ql[64n + l (+32)] nibbles and qh[32n + l] 2-bit fields as in dequantize_row_q6_K.

@@ -1,19 +1,20 @@
 // out[t][o] = x[t] · W[o] for every weight type.
 //
-// Q8_0 / Q4_0 (repacked), Q4_K, Q6_K: activations are quantized to Q8_0 blocks first (one
-// phase, then a barrier), then threads take chunks of weight rows; for a batch, each weight row
-// (pair) is reused from L1 against every activation row.
-// Float weights (F32, F16, BF16): float32 activations, float32 accumulation. One token: a
-// direct dot product that converts the weights on the fly. A batch, and every other block
-// type: a panel of 4 weight rows is decoded to float32 into the thread's scratch and run
-// against pairs of activation rows (a 4×2 tile, the panel stays in L1/L2).
+// Block-quantized weights, small batches: activations are quantized to Q8_0 blocks first (one
+// phase, then a barrier), then threads take chunks of weight rows and run integer dot products;
+// each weight row (pair) is reused from L1 against every activation row.
+// Float weights (F32, F16, BF16), one token: float32 activations, a direct dot product that
+// converts the weights on the fly. Every type, larger batches (the host decides): a panel of 4
+// weight rows is decoded to float32 into the thread's scratch and run against pairs of float32
+// activation rows (a 4×2 tile, the panel stays in L1/L2).
 
 import { barrier, grab, iarg, parg, scratch, sinkLine } from './sync';
 import { fma, hsum, sink } from './simd';
 import { quantizeRows } from './quantize';
 import { dotQ4Pair, dotQ8, C_F16MASK } from './dot';
-import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0X4X2, Q4_K, Q8_0X4 } from './dequant';
-import { dotQ4K, dotQ6K } from './kquant';
+import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0X4X2, Q4_K, Q5_K, Q6_K, Q8_0X4 } from './dequant';
+import { dotQ4K, dotQ5K, dotQ6K } from './kquant';
+import { dotLegacy } from './legacy';
 import { farg } from './sync';
 
 // Four accumulators: one float32 FMA chain per 16 bytes would leave the loop waiting on FMA
@@ -159,8 +160,8 @@ export function matmulFloat(tid: i32, nt: i32): void {
 }
 
 /**
- * Integer path (Q8_0, Q4_0 repacked; Q4_K, Q6_K). Args: layout, x, xStride, n, K, w, wRows,
- * out, outStride, chunk, xq, xd, xs8, xs16 (the quantized-activation buffers).
+ * Integer path (Q8_0, Q4_0 repacked; Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K). Args: layout, x,
+ * xStride, n, K, w, wRows, out, outStride, chunk, xq, xd, xs8, xs16 (quantized activations).
  */
 export function matmulQuant(tid: i32, nt: i32): void {
   const layout = iarg(0), x = parg(1), n = iarg(3), K = iarg(4);
@@ -181,7 +182,9 @@ export function matmulQuant(tid: i32, nt: i32): void {
           const q = xq + <usize>t * <usize>K;
           const v = layout == Q8_0X4 ? dotQ8(wr, q, xd + bo, K, line)
             : layout == Q4_K ? dotQ4K(wr, q, xd + bo, xn + bo, K, line)
-            : dotQ6K(wr, q, xd + bo, xh + (bo << 1), K, line);
+            : layout == Q5_K ? dotQ5K(wr, q, xd + bo, xn + bo, K, line)
+            : layout == Q6_K ? dotQ6K(wr, q, xd + bo, xh + (bo << 1), K, line)
+            : dotLegacy(layout, wr, q, xd + bo, xn + bo, K, line);
           store<f32>(out + <usize>t * os + (<usize>r << 2), v);
         }
       }

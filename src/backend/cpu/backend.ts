@@ -11,12 +11,14 @@
  * dynamic chunks of output rows (or rows, heads, blocks); spin barriers separate an op's phases.
  *
  * Weights (weights.ts): Q8_0 and Q4_0 are repacked at load time into 4-block groups (Q4_0 with
- * row pairs interleaved); they, Q4_K and Q6_K (GGUF layout) are multiplied with integer dot
- * products against activations quantized per row to Q8_0 blocks, as llama.cpp does (it uses
- * Q8_K blocks for the K types). F32, F16, BF16 and the other block types (Q4_1, Q5_0, Q5_1,
- * Q5_K) use float32 activations: F32/F16/BF16 matvecs convert weights on the fly; batches, and
- * every matmul of the other block types (the slower path), decode panels of 4 weight rows to
- * float32 in per-thread scratch and run a 4×2 float tile.
+ * row pairs interleaved); the other block types (Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) stay in
+ * their GGUF layout. Nothing is dequantized ahead of time.
+ * Activations: for one token (decode) and batches below FLOAT_GEMM_MIN_ROWS, block-quantized
+ * weights are multiplied with integer dot products against activations quantized per row to
+ * Q8_0 blocks, as llama.cpp does (it uses Q8_1/Q8_K blocks for some types); F32/F16/BF16
+ * matvecs use float32 activations and convert the weights on the fly. Larger batches (prompts)
+ * of every type decode panels of 4 weight rows to float32 in per-thread scratch and run a 4×2
+ * float32 tile over float32 activations: faster there, and unquantized.
  *
  * Numerics follow the reference backend: float32 storage, RMSNorm and RoPE rounding exactly as
  * it does, tanh GELU, softmax in float32 with max subtraction; accumulations are float32.

@@ -1,8 +1,9 @@
 /**
  * Weights on the CPU backend: validation, kernel layout, placement into arenas and load-time
  * repacking. Q8_0 and Q4_0 are repacked into groups of four blocks (Q4_0 with two rows
- * interleaved), same byte size (layouts in assembly/quantize.ts); every other type is kept in its
- * GGUF row layout. Nothing is dequantized ahead of time.
+ * interleaved), same byte size (layouts in assembly/quantize.ts); F16 is rescaled by a power of
+ * two (rescaleF16); every other type is kept in its GGUF row layout. Nothing is dequantized
+ * ahead of time.
  */
 import { GgmlType, GGML_TYPE_INFO, ggmlTypeName } from '../../formats/ggml-types.js';
 import { GemmaError } from '../../errors.js';
@@ -15,7 +16,8 @@ export const LAYOUT_Q8_0X4 = 100;
 export const LAYOUT_Q4_0X4X2 = 101;
 
 /** Layouts multiplied with integer dot products against Q8_0-quantized activations. */
-const QUANTIZED_LAYOUTS: ReadonlySet<number> = new Set([LAYOUT_Q8_0X4, LAYOUT_Q4_0X4X2, GgmlType.Q4_K, GgmlType.Q6_K]);
+const QUANTIZED_LAYOUTS: ReadonlySet<number> = new Set([LAYOUT_Q8_0X4, LAYOUT_Q4_0X4X2, GgmlType.Q4_1, GgmlType.Q5_0,
+  GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K]);
 
 export const SUPPORTED: ReadonlySet<GgmlType> = new Set([
   GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
