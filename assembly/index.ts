@@ -5,6 +5,7 @@
 import { iarg, parg } from './sync';
 import { repack as repackRows, f16MaxBits, f16Rescale } from './quantize';
 import { initConsts } from './dot';
+import { streamSum } from './ops';
 
 export { matmulFloat, matmulQuant } from './matmul';
 export { embed, rmsNorm, rope, geluMul, add, attention } from './ops';
@@ -27,4 +28,9 @@ export function f16Max(tid: i32, nt: i32): void {
 /** Rescales a float16 weight by 2^s in place. Args: ptr, count, s. */
 export function f16Scale(tid: i32, nt: i32): void {
   f16Rescale(tid, nt, parg(0), iarg(1), iarg(2));
+}
+
+/** Memory bandwidth probe for benchmarks: sums `bytes` at `ptr` in 64 KiB chunks. Args: ptr, bytes. */
+export function stream(tid: i32, nt: i32): void {
+  streamSum(tid, parg(0), iarg(1));
 }

@@ -1,8 +1,8 @@
 // Elementwise and row ops. Numerics follow the reference backend (src/backend/ref), which
 // follows Hugging Face's modeling_gemma.py in float32.
 
-import { farg, grab, iarg, parg, scratch } from './sync';
-import { exp4, fma, hmax, hsum } from './simd';
+import { farg, grab, iarg, parg, scratch, sinkLine } from './sync';
+import { exp4, fma, hmax, hsum, sink } from './simd';
 import { decodeRow, setF16WeightScale } from './dequant';
 
 /**
@@ -202,4 +202,18 @@ export function attention(tid: i32, nt: i32): void {
       if (cnt > 3) { v128.store(ob + 3 * hb, f32x4.div(b30, f32x4.splat(sum3))); if (two) v128.store(ob + 3 * hb, f32x4.div(b31, f32x4.splat(sum3)), 16); }
     }
   }
+}
+
+/** Reads `bytes` (a multiple of 64 KiB) at `p` with four independent accumulators. */
+export function streamSum(tid: i32, p: usize, bytes: i32): void {
+  const CH = 1 << 16;
+  let a = i32x4.splat(0), b = i32x4.splat(0), c = i32x4.splat(0), d = i32x4.splat(0);
+  for (let ch = grab(0); ch * CH < bytes; ch = grab(0)) {
+    const e = p + <usize>(ch + 1) * CH;
+    for (let q = p + <usize>ch * CH; q < e; q += 64) {
+      a = i32x4.add(a, v128.load(q)); b = i32x4.add(b, v128.load(q, 16));
+      c = i32x4.add(c, v128.load(q, 32)); d = i32x4.add(d, v128.load(q, 48));
+    }
+  }
+  sink(sinkLine(tid), i32x4.add(i32x4.add(a, b), i32x4.add(c, d)));
 }

@@ -16,7 +16,7 @@ import { WORKER_SOURCE } from './worker-source.js';
 
 /** Kernel exports, indexed by op code. */
 export const OPS = ['matmulFloat', 'matmulQuant', 'embed', 'rmsNorm', 'rope', 'geluMul', 'add', 'attention', 'repack',
-  'f16Max', 'f16Scale'] as const;
+  'f16Max', 'f16Scale', 'stream'] as const;
 export type OpName = typeof OPS[number];
 
 const SEQ = 0, DONE = 1, SLEEPERS = 2, OP = 3, ARENA = 4, ERROR = 5, MAIN_SLEEPING = 6;
