@@ -9,7 +9,7 @@
 // activation rows (a 4×2 tile, the panel stays in L1/L2).
 
 import { barrier, grab, iarg, parg, scratch, sinkLine } from './sync';
-import { fma, hsum, sink } from './simd';
+import { fma, hmax, hsum, sink } from './simd';
 import { quantizeRows } from './quantize';
 import { dotQ4Pair, dotQ8, C_F16MASK } from './dot';
 import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0X4X2, Q4_K, Q5_K, Q6_K, Q8_0X4 } from './dequant';
@@ -64,6 +64,51 @@ function dotF16(w: usize, x: usize, K: i32, line: usize): f32 {
     s += f16w(load<u16>(w + (<usize>j << 1))) * load<f32>(x + (<usize>j << 2));
   }
   return s;
+}
+
+/**
+ * dotF16 with the weights' float32 rescaling moved onto x (xs = x·2^(112−s), see prescale):
+ * the product of two powers of two is exact, so the result is the same with a multiply less
+ * per four weights.
+ */
+function dotF16Prescaled(w: usize, xs: usize, K: i32, line: usize): f32 {
+  const mask = v128.load(C_F16MASK);
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let j = 0;
+  for (; j + 16 <= K; j += 16) {
+    const v = v128.load(w + (<usize>j << 1)), u = v128.load(w + (<usize>j << 1), 16);
+    const o = <usize>j << 2;
+    a0 = fma(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), mask), v128.load(xs + o), a0);
+    a1 = fma(v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(v), 13), mask), v128.load(xs + o, 16), a1);
+    a2 = fma(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(u), 13), mask), v128.load(xs + o, 32), a2);
+    a3 = fma(v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(u), 13), mask), v128.load(xs + o, 48), a3);
+  }
+  sink(line, a0);
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; j < K; j++) s += reinterpret<f32>(<u32>(load<u16>(w + (<usize>j << 1)) & 0x7fff) << 13 | (<u32>(load<u16>(w + (<usize>j << 1)) & 0x8000) << 16)) * load<f32>(xs + (<usize>j << 2));
+  return s;
+}
+
+/**
+ * Copies x·k into xs and returns whether every product stayed finite and normal enough for
+ * dotF16Prescaled (|x| up to ~10^6 with k ≤ 2^112; larger activations keep the slower path).
+ */
+function prescale(x: usize, xs: usize, K: i32, k: f32): bool {
+  let m = f32x4.splat(0);
+  const kv = f32x4.splat(k);
+  let j = 0;
+  for (; j + 4 <= K; j += 4) {
+    const v = v128.load(x + (<usize>j << 2));
+    m = f32x4.max(m, f32x4.abs(v));
+    v128.store(xs + (<usize>j << 2), f32x4.mul(v, kv));
+  }
+  let mx = hmax(m);
+  for (; j < K; j++) {
+    const v = load<f32>(x + (<usize>j << 2));
+    mx = max(mx, abs(v));
+    store<f32>(xs + (<usize>j << 2), v * k);
+  }
+  return mx * k < <f32>1e36;
 }
 
 function dotBF16(w: usize, x: usize, K: i32, line: usize): f32 {
@@ -130,11 +175,15 @@ export function matmulFloat(tid: i32, nt: i32): void {
   const line = sinkLine(tid);
   const rb = rowBytes(type, K);
   if (n == 1 && (type == F32 || type == F16 || type == BF16)) {
+    // Each thread scales its own copy of x: no barrier needed.
+    const xs = scratch(tid);
+    const pre = type == F16 && prescale(x, xs, K, getF16WeightScale());
     for (let c = grab(0); c * chunk < rows; c = grab(0)) {
       const end = min(rows, (c + 1) * chunk);
       for (let r = c * chunk; r < end; r++) {
         const wr = w + <usize>r * rb;
-        const v = type == F16 ? dotF16(wr, x, K, line) : type == BF16 ? dotBF16(wr, x, K, line) : dotF32(wr, x, K, line);
+        const v = pre ? dotF16Prescaled(wr, xs, K, line) : type == F16 ? dotF16(wr, x, K, line)
+          : type == BF16 ? dotBF16(wr, x, K, line) : dotF32(wr, x, K, line);
         store<f32>(out + (<usize>r << 2), v);
       }
     }
