@@ -73,20 +73,22 @@ describe.each(CONFIGS)('cpu backend ops ($label)', ({ label }) => {
     }
   });
 
-  it('attention: MQA, GQA, MHA; one and several query rows; with and without history', async () => {
-    const cases = [
+  it('attention: MQA, GQA, MHA; one and several query rows; with and without history; row offset', async () => {
+    const cases: { n: number; startPos: number; numHeads: number; numKvHeads: number; headDim: number; rowOffset?: number }[] = [
       { n: 1, startPos: 0, numHeads: 8, numKvHeads: 1, headDim: 256 },
       { n: 1, startPos: 11, numHeads: 8, numKvHeads: 1, headDim: 256 },
       { n: 6, startPos: 3, numHeads: 6, numKvHeads: 2, headDim: 16 },
       { n: 5, startPos: 0, numHeads: 4, numKvHeads: 4, headDim: 20 },
       { n: 3, startPos: 40, numHeads: 5, numKvHeads: 1, headDim: 8 },
+      { n: 2, startPos: 5, numHeads: 8, numKvHeads: 1, headDim: 32, rowOffset: 3 },
     ];
     for (const c of cases) {
       const len = c.startPos + c.n, qc = c.numHeads * c.headDim, kc = c.numKvHeads * c.headDim;
-      const [q, q2] = both(cpu(), c.n + 1, qc, gaussian((c.n + 1) * qc, 8, 2));
+      const qRows = c.n + 1 + (c.rowOffset ?? 0);
+      const [q, q2] = both(cpu(), qRows, qc, gaussian(qRows * qc, 8, 2));
       const [k, k2] = both(cpu(), len + 3, kc, gaussian((len + 3) * kc, 9, 2));
       const [v, v2] = both(cpu(), len + 3, kc, gaussian((len + 3) * kc, 10));
-      const [o, o2] = both(cpu(), c.n, qc);
+      const [o, o2] = both(cpu(), qRows, qc);
       const p = { ...c, scale: 1 / Math.sqrt(c.headDim) };
       cpu().attention(o, q, k, v, p); ref.attention(o2, q2, k2, v2, p);
       await check(cpu(), o, o2, OP_TOLERANCE.attention);

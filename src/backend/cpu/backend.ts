@@ -281,14 +281,15 @@ export class CpuBackend implements Backend {
   attention(out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor, p: AttentionParams): void {
     const o = tensor(out), qt = tensor(q), k = tensor(kCache), v = tensor(vCache);
     const { n, startPos, numHeads, numKvHeads, headDim, scale } = p;
+    const row0 = p.rowOffset ?? 0;
     const len = startPos + n;
     if (numHeads % numKvHeads !== 0 || headDim % 4 !== 0 || qt.cols < numHeads * headDim || o.cols < numHeads * headDim
-      || k.cols < numKvHeads * headDim || v.cols !== k.cols || len > k.rows || len > v.rows || n > qt.rows || n > o.rows) {
+      || k.cols < numKvHeads * headDim || v.cols !== k.cols || len > k.rows || len > v.rows || row0 + n > qt.rows || row0 + n > o.rows) {
       throw new Error('attention: shape mismatch (head dimensions must be multiples of 4)');
     }
     const home = this.home({ t: k, rows: len }, { t: qt, rows: n });
-    this.staged(home, [{ t: qt, rows: n, read: true, write: false }, { t: k, rows: len, read: true, write: false },
-      { t: v, rows: len, read: true, write: false }, { t: o, rows: n, read: false, write: true }], ([qp, kp, vp, op]) => {
+    this.staged(home, [{ t: qt, rows: n, rowOffset: row0, read: true, write: false }, { t: k, rows: len, read: true, write: false },
+      { t: v, rows: len, read: true, write: false }, { t: o, rows: n, rowOffset: row0, read: false, write: true }], ([qp, kp, vp, op]) => {
       home.threadScratch(this.threads, HEADS_PER_ITEM * len * 4);
       home.args([qp, kp, vp, op, n, startPos, numHeads, numKvHeads, headDim, qt.cols, k.cols, o.cols], [scale]);
       this.run(home, 'attention', n * numHeads * len * headDim / 8);
