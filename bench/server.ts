@@ -9,7 +9,7 @@
  * (tokens − 1) / (last token − first token)), and aggregate throughput relative to N = 1.
  *
  *   npx tsx bench/server.ts [--model bench/.models/gemma-2b-random-q4_0.gguf] [--backend cpu|default]
- *     [--threads 2] [--clients 1,4,8,16] [--prompt 8] [--tokens 32] [--parallel 16] [--prefill-chunk 128]
+ *     [--threads 2] [--clients 1,4,8,16] [--prompt 8] [--tokens 32] [--parallel 16] [--prefill-chunk 64]
  *
  * --backend cpu builds the model on the WebAssembly CPU backend (createCpuBackend); default
  * uses whatever loadModel picks.
@@ -28,7 +28,7 @@ const modelPath = path.resolve(arg('model', path.join(here, '.models', 'gemma-2b
 const backendName = arg('backend', 'cpu');
 const threads = Number(arg('threads', '2'));
 const parallel = Number(arg('parallel', '16'));
-const prefillChunk = Number(arg('prefill-chunk', '128'));
+const prefillChunk = Number(arg('prefill-chunk', '64'));
 const promptLen = Number(arg('prompt', '8'));
 const genTokens = Number(arg('tokens', '32'));
 const clientCounts = arg('clients', '1,4,8,16').split(',').map(Number);

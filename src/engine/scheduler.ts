@@ -45,11 +45,15 @@ export interface SchedulerOptions {
   contextLength?: number;
   /** Requests that may wait for a slot; one more is refused with QueueFullError (default 64). */
   maxQueue?: number;
-  /** Most prompt tokens evaluated in one step, all prompts together (default 128). */
+  /**
+   * Most prompt tokens evaluated in one step, all prompts together (default 64). On a CPU a
+   * step's time grows with its tokens: this bounds how long a new prompt delays the next token of
+   * every sequence already decoding, at the price of more steps for a long prompt.
+   */
   prefillChunk?: number;
 }
 
-export const SCHEDULER_DEFAULTS = Object.freeze({ parallel: 4, maxQueue: 64, prefillChunk: 128 });
+export const SCHEDULER_DEFAULTS = Object.freeze({ parallel: 4, maxQueue: 64, prefillChunk: 64 });
 const MAX_PARALLEL = 64;
 
 /** Every slot is busy and the queue is full; retry later. */

@@ -17,6 +17,7 @@ const num = z.number().finite();
 const opt = <T extends z.ZodTypeAny>(t: T) => t.nullish().transform((v) => v ?? undefined);
 /** Token id → bias, keys as JSON object keys (strings). */
 const logitBias = z.record(z.string(), num.min(-100).max(100));
+const stopString = z.string().max(256);
 
 const sampling = {
   model: opt(z.string()),
@@ -35,7 +36,8 @@ const sampling = {
   frequency_penalty: opt(num.min(-2).max(2)),
   /** −1: a random seed (llama-server). */
   seed: opt(z.number().int().min(-1).max(0xffffffff)),
-  stop: opt(z.union([z.string(), z.array(z.string()).max(16)], { errorMap: () => ({ message: 'must be a string or an array of at most 16 strings' }) })),
+  /** At most 16 strings of at most 256 characters (the stop matcher rescans a string's prefixes per token). */
+  stop: opt(z.union([stopString, z.array(stopString).max(16)], { errorMap: () => ({ message: 'must be a string or an array of at most 16 strings of at most 256 characters' }) })),
   n: opt(z.number().int().refine((n) => n === 1, 'only n = 1 is supported')),
   logit_bias: opt(logitBias),
   ignore_eos: opt(z.boolean()),

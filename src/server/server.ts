@@ -40,7 +40,7 @@ export interface ServerOptions {
   contextLength?: number;
   /** Requests that may wait for a free sequence; more get 503 (default 64). */
   maxQueue?: number;
-  /** Most prompt tokens evaluated per step beside the decoding sequences (default 128). */
+  /** Most prompt tokens evaluated per step beside the decoding sequences (default 64). */
   prefillChunk?: number;
   /** Largest request body in bytes (default 4 MiB); larger ones get 413. */
   maxBodyBytes?: number;

@@ -93,6 +93,26 @@ describe('Scheduler', () => {
     expect(s.stats).toEqual({ slots: 3, busy: 0, queued: 0 });
   });
 
+  it('a long prompt is evaluated in chunks beside decoding sequences, which keep getting a token every step', async () => {
+    scheduler = new Scheduler(model, { parallel: 2, prefillChunk: 16 });
+    const a = scheduler.submit(prompt(4, 1), { seed: 1, maxTokens: 500, ignoreEos: true });
+    expect((await a.next()).done).toBe(false);
+    const b = scheduler.submit(prompt(161, 2), { seed: 2, maxTokens: 3, ignoreEos: true });
+    let during = 0;
+    const firstOfB = b.next();
+    let bStarted = false;
+    void firstOfB.then(() => (bStarted = true));
+    while (!bStarted) {
+      const c = await a.next();
+      expect(c.done).toBe(false);
+      if (!bStarted) during++;
+    }
+    // 161 prompt tokens at 16 per step: 11 steps, each of which also gave `a` a token.
+    expect(during).toBeGreaterThanOrEqual(9);
+    a.cancel();
+    expect((await b.result).tokens).toEqual((await alone(prompt(161, 2), { seed: 2, maxTokens: 3, ignoreEos: true })).result.tokens);
+  });
+
   it('a free slot holding a shared prefix is reused; results stay those of a fresh run', async () => {
     scheduler = new Scheduler(model, { parallel: 2, contextLength: 200 });
     const a = prompt(30, 9);

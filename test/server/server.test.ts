@@ -199,6 +199,7 @@ describe('gemma server', () => {
     expectError(await post(chat, { ...ok, top_p: 1.5 }), 400, undefined, 'top_p');
     expectError(await post(chat, { ...ok, seed: 2 ** 33 }), 400, undefined, 'seed');
     expectError(await post(chat, { ...ok, stop: [1] }), 400, undefined, 'stop');
+    expectError(await post(chat, { ...ok, stop: 'x'.repeat(300) }), 400, undefined, 'stop');
     expectError(await post(chat, { ...ok, stream_options: { include_usage: true } }), 400, undefined, 'stream_options');
     expectError(await post(chat, { ...ok, top_logprobs: 2 }), 400, undefined, 'top_logprobs');
     expectError(await post(chat, { ...ok, tools: [{ type: 'function' }] }), 400, undefined, 'tools');

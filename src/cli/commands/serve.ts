@@ -27,6 +27,7 @@ export function register(program: Command, io: ServeIo): void {
     .option('--port <n>', 'port (0: any free one)', parseNumber('--port', true), 8080)
     .option('--api-key <key>', 'require "Authorization: Bearer KEY" on every endpoint but /health (default: $GEMMA_API_KEY)')
     .option('--parallel <n>', 'sequences generated together, each with its own KV cache', parseNumber('--parallel', true), SCHEDULER_DEFAULTS.parallel)
+    .option('--prefill-chunk <n>', 'most prompt tokens evaluated per step beside the decoding sequences', parseNumber('--prefill-chunk', true), SCHEDULER_DEFAULTS.prefillChunk)
     .option('--max-queue <n>', 'requests that may wait for a free sequence; more get 503', parseNumber('--max-queue', true), SCHEDULER_DEFAULTS.maxQueue)
     .option('-n, --max-tokens <n>', 'max_tokens for requests that give none; -1: until a stop or the context is full', parseNumber('--max-tokens', true), -1)
     .option('--alias <name>', 'model name in /v1/models and responses (default: the file or folder name)')
@@ -45,7 +46,7 @@ export function register(program: Command, io: ServeIo): void {
     let server;
     try {
       server = await startServer(model, {
-        host, port, apiKey, parallel, maxQueue: o.maxQueue as number,
+        host, port, apiKey, parallel, maxQueue: o.maxQueue as number, prefillChunk: o.prefillChunk as number,
         defaultMaxTokens: o.maxTokens as number, modelId: o.alias as string | undefined, maxBodyBytes: o.maxBody as number,
         log: o.quiet ? undefined : (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`),
       });
