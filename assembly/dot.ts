@@ -5,7 +5,7 @@
 // float accumulation per group keeps the dependency chain short.
 
 import { CONSTS } from './sync';
-import { fma, hsum, sink, F16_RESCALE } from './simd';
+import { fma, hsum, F16_RESCALE } from './simd';
 
 /** Constants of the kernels (see init in index.ts). */
 export const C_NIBBLE: usize = CONSTS; // i8x16 0x0f
@@ -87,13 +87,12 @@ export function initConsts(): void {
 }
 
 /** Row of a repacked Q8_0 weight (see quantize.ts) · quantized activation row. */
-export function dotQ8(w: usize, xq: usize, xd: usize, K: i32, line: usize): f32 {
+export function dotQ8(w: usize, xq: usize, xd: usize, K: i32): f32 {
   const nb = K >> 5, G = nb >> 2;
   let acc = f32x4.splat(0);
   for (let g = 0; g < G; g++) {
     const s = reduce4(blockQ8(w + 8, xq), blockQ8(w + 40, xq + 32), blockQ8(w + 72, xq + 64), blockQ8(w + 104, xq + 96));
     acc = fma(f32x4.convert_i32x4_s(s), f32x4.mul(scales4(w), v128.load(xd)), acc);
-    sink(line, acc);
     w += 136; xq += 128; xd += 16;
   }
   for (let b = G << 2; b < nb; b++) {
@@ -126,7 +125,7 @@ export function dotQ8(w: usize, xq: usize, xd: usize, K: i32, line: usize): f32 
  * A repacked Q4_0 row pair (see quantize.ts) · quantized activation row; the results go to
  * out and out + ostep (the second only when `both`). xs holds 8·Σq per activation block.
  */
-export function dotQ4Pair(w: usize, xq: usize, xd: usize, xs: usize, K: i32, out: usize, ostep: usize, both: bool, line: usize): void {
+export function dotQ4Pair(w: usize, xq: usize, xd: usize, xs: usize, K: i32, out: usize, ostep: usize, both: bool): void {
   const nb = K >> 5, G = nb >> 2;
   const k15 = v128.load(C_NIBBLE);
   let accA = f32x4.splat(0), accB = f32x4.splat(0);
@@ -148,7 +147,6 @@ export function dotQ4Pair(w: usize, xq: usize, xd: usize, xs: usize, K: i32, out
     const dx = v128.load(xd);
     accA = fma(f32x4.convert_i32x4_s(sA), f32x4.mul(scales4(w), dx), accA);
     accB = fma(f32x4.convert_i32x4_s(sB), f32x4.mul(scales4(w + 8), dx), accB);
-    sink(line, f32x4.add(accA, accB));
     w += 144; xq += 128; xd += 16; xs += 16;
   }
   const t = nb - (G << 2);

@@ -3,7 +3,7 @@
 // the dot product: per sub-block, d·sc·Σq·x − dmin·m·Σx (Q4_K) and d·sc·(Σq·x − 32·Σx) (Q6_K),
 // with the activation block scale d_x of the 32 elements the sub-block lies in.
 
-import { fma, hsum, sink } from './simd';
+import { fma, hsum } from './simd';
 import { scale1, C_NIBBLE } from './dot';
 
 // @ts-ignore: decorator
@@ -37,7 +37,7 @@ import { scale1, C_NIBBLE } from './dot';
  * The 12 scale bytes unpack as in ggml's AVX2 vec_dot (utmp words): bytes 0–7 the eight 6-bit
  * scales, bytes 8–15 the eight 6-bit mins.
  */
-export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32, line: usize): f32 {
+export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 {
   const nsb = K >> 8;
   const k15 = v128.load(C_NIBBLE);
   let acc = f32x4.splat(0), accm = f32x4.splat(0);
@@ -65,7 +65,6 @@ export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32, line:
     const dm = f32x4.mul(dmin, f32x4.splat(0.125));
     accm = fma(f32x4.convert_i32x4_s(v128.load(xs8)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(m16)), f32x4.mul(dm, dxl)), accm);
     accm = fma(f32x4.convert_i32x4_s(v128.load(xs8, 16)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(m16)), f32x4.mul(dm, dxh)), accm);
-    sink(line, acc);
     w += 144; xq += 256; xd += 32; xs8 += 32;
   }
   return hsum(f32x4.sub(acc, accm));
@@ -75,7 +74,7 @@ export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32, line:
  * Q5_K row · quantized activation row: Q4_K's layout with qh[32] before qs, whose bit 2j / 2j+1
  * of byte l adds 16 to element l of sub-block 2j / 2j+1 (dequantize_row_q5_K).
  */
-export function dotQ5K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32, line: usize): f32 {
+export function dotQ5K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 {
   const nsb = K >> 8;
   const k15 = v128.load(C_NIBBLE), k16 = i8x16.splat(0x10);
   let acc = f32x4.splat(0), accm = f32x4.splat(0);
@@ -111,7 +110,6 @@ export function dotQ5K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32, line:
     const dm = f32x4.mul(dmin, f32x4.splat(0.125));
     accm = fma(f32x4.convert_i32x4_s(v128.load(xs8)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(m16)), f32x4.mul(dm, dxl)), accm);
     accm = fma(f32x4.convert_i32x4_s(v128.load(xs8, 16)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(m16)), f32x4.mul(dm, dxh)), accm);
-    sink(line, acc);
     w += 176; xq += 256; xd += 32; xs8 += 32;
   }
   return hsum(f32x4.sub(acc, accm));
@@ -122,7 +120,7 @@ export function dotQ5K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32, line:
  * Sub-block i (16 elements, int8 scale sc[i]) of each 128-element half n comes from
  * ql[64n + l (+32)] nibbles and qh[32n + l] 2-bit fields as in dequantize_row_q6_K.
  */
-export function dotQ6K(w: usize, xq: usize, xd: usize, xs16: usize, K: i32, line: usize): f32 {
+export function dotQ6K(w: usize, xq: usize, xd: usize, xs16: usize, K: i32): f32 {
   const nsb = K >> 8;
   const k15 = v128.load(C_NIBBLE);
   const k30 = i8x16.splat(0x30);
@@ -155,7 +153,6 @@ export function dotQ6K(w: usize, xq: usize, xd: usize, xs16: usize, K: i32, line
       acc = fma(f32x4.convert_i32x4_s(lo), f32x4.mul(f32x4.mul(scl, d), f32x4.shuffle(dxa, dxa, 0, 0, 1, 1)), acc);
       acc = fma(f32x4.convert_i32x4_s(hi), f32x4.mul(f32x4.mul(sch, d), f32x4.shuffle(dxb, dxb, 0, 0, 1, 1)), acc);
     }
-    sink(line, acc);
     w += 210; xq += 256; xd += 32; xs16 += 64;
   }
   return hsum(acc);

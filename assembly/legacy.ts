@@ -3,7 +3,7 @@
 // d·q + m (Q4_1, Q5_1) or d·(q − 16) (Q5_0) (ggml dequantize_row_q4_1 / _q5_0 / _q5_1), so a
 // block contributes d·d_x·Σq·x + m·d_x·Σx, or d·d_x·(Σq·x − 16·Σx).
 
-import { f16, fma, hsum, sink } from './simd';
+import { f16, fma, hsum } from './simd';
 import { C_NIBBLE } from './dot';
 
 /** Σ u·s over 2 × 16 bytes, u in 0..31 (a valid 7-bit operand), s signed: four i32 partial sums. */
@@ -34,7 +34,7 @@ import { C_NIBBLE } from './dot';
  * Row · quantized activation row for type 3 (Q4_1), 6 (Q5_0) or 7 (Q5_1). xd / xs8: per block
  * the activation scale and 8·Σq.
  */
-export function dotLegacy(type: i32, w: usize, xq: usize, xd: usize, xs8: usize, K: i32, line: usize): f32 {
+export function dotLegacy(type: i32, w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 {
   const nb = K >> 5;
   const k15 = v128.load(C_NIBBLE);
   const bs: usize = type == 3 ? 20 : type == 6 ? 22 : 24;
@@ -54,7 +54,6 @@ export function dotLegacy(type: i32, w: usize, xq: usize, xd: usize, xs8: usize,
     const d = f16(load<u16>(w));
     acc = fma(f32x4.convert_i32x4_s(dotUS2(lo, v128.load(xq), hi, v128.load(xq, 16))), f32x4.splat(d * dx), acc);
     off += type == 6 ? <f32>-16 * d * sx : f16(load<u16>(w + 2)) * sx;
-    sink(line, acc);
     w += bs; xq += 32; xd += 4; xs8 += 4;
   }
   return hsum(acc) + off;

@@ -8,8 +8,8 @@
 // weight rows is decoded to float32 into the thread's scratch and run against pairs of float32
 // activation rows (a 4×2 tile, the panel stays in L1/L2).
 
-import { barrier, grab, iarg, parg, scratch, sinkLine } from './sync';
-import { fma, hmax, hsum, sink } from './simd';
+import { barrier, grab, iarg, parg, scratch } from './sync';
+import { fma, hmax, hsum } from './simd';
 import { quantizeRows } from './quantize';
 import { dotQ4Pair, dotQ8, C_F16MASK } from './dot';
 import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0X4X2, Q4_K, Q5_K, Q6_K, Q8_0X4 } from './dequant';
@@ -20,7 +20,7 @@ import { farg } from './sync';
 // Four accumulators: one float32 FMA chain per 16 bytes would leave the loop waiting on FMA
 // latency (and with fewer loads in flight, memory bandwidth drops by half).
 
-function dotF32(w: usize, x: usize, K: i32, line: usize): f32 {
+function dotF32(w: usize, x: usize, K: i32): f32 {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let j = 0;
   for (; j + 16 <= K; j += 16) {
@@ -30,7 +30,6 @@ function dotF32(w: usize, x: usize, K: i32, line: usize): f32 {
     a2 = fma(v128.load(w + o, 32), v128.load(x + o, 32), a2);
     a3 = fma(v128.load(w + o, 48), v128.load(x + o, 48), a3);
   }
-  sink(line, a0);
   let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
   for (; j < K; j++) s += load<f32>(w + (<usize>j << 2)) * load<f32>(x + (<usize>j << 2));
   return s;
@@ -46,7 +45,7 @@ function dotF32(w: usize, x: usize, K: i32, line: usize): f32 {
   return f32x4.mul(v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(v), 13), mask), k);
 }
 
-function dotF16(w: usize, x: usize, K: i32, line: usize): f32 {
+function dotF16(w: usize, x: usize, K: i32): f32 {
   const mask = v128.load(C_F16MASK), k = f32x4.splat(getF16WeightScale());
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let j = 0;
@@ -58,7 +57,6 @@ function dotF16(w: usize, x: usize, K: i32, line: usize): f32 {
     a2 = fma(cvtLo(u, mask, k), v128.load(x + o, 32), a2);
     a3 = fma(cvtHi(u, mask, k), v128.load(x + o, 48), a3);
   }
-  sink(line, a0);
   let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
   for (; j < K; j++) {
     s += f16w(load<u16>(w + (<usize>j << 1))) * load<f32>(x + (<usize>j << 2));
@@ -71,7 +69,7 @@ function dotF16(w: usize, x: usize, K: i32, line: usize): f32 {
  * the product of two powers of two is exact, so the result is the same with a multiply less
  * per four weights.
  */
-function dotF16Prescaled(w: usize, xs: usize, K: i32, line: usize): f32 {
+function dotF16Prescaled(w: usize, xs: usize, K: i32): f32 {
   const mask = v128.load(C_F16MASK);
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let j = 0;
@@ -83,7 +81,6 @@ function dotF16Prescaled(w: usize, xs: usize, K: i32, line: usize): f32 {
     a2 = fma(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(u), 13), mask), v128.load(xs + o, 32), a2);
     a3 = fma(v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(u), 13), mask), v128.load(xs + o, 48), a3);
   }
-  sink(line, a0);
   let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
   for (; j < K; j++) s += reinterpret<f32>(<u32>(load<u16>(w + (<usize>j << 1)) & 0x7fff) << 13 | (<u32>(load<u16>(w + (<usize>j << 1)) & 0x8000) << 16)) * load<f32>(xs + (<usize>j << 2));
   return s;
@@ -111,7 +108,7 @@ function prescale(x: usize, xs: usize, K: i32, k: f32): bool {
   return mx * k < <f32>1e36;
 }
 
-function dotBF16(w: usize, x: usize, K: i32, line: usize): f32 {
+function dotBF16(w: usize, x: usize, K: i32): f32 {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let j = 0;
   for (; j + 16 <= K; j += 16) {
@@ -122,7 +119,6 @@ function dotBF16(w: usize, x: usize, K: i32, line: usize): f32 {
     a2 = fma(i32x4.shl(i32x4.extend_low_i16x8_u(u), 16), v128.load(x + o, 32), a2);
     a3 = fma(i32x4.shl(i32x4.extend_high_i16x8_u(u), 16), v128.load(x + o, 48), a3);
   }
-  sink(line, a0);
   let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
   for (; j < K; j++) s += reinterpret<f32>(<u32>load<u16>(w + (<usize>j << 1)) << 16) * load<f32>(x + (<usize>j << 2));
   return s;
@@ -172,7 +168,6 @@ export function matmulFloat(tid: i32, nt: i32): void {
   setF16WeightScale(<f32>farg(0));
   const type = iarg(0), x = parg(1), xs = <usize>iarg(2) << 2, n = iarg(3), K = iarg(4);
   const w = parg(5), rows = iarg(6), out = parg(7), os = <usize>iarg(8) << 2, chunk = iarg(9);
-  const line = sinkLine(tid);
   const rb = rowBytes(type, K);
   if (n == 1 && (type == F32 || type == F16 || type == BF16)) {
     // Each thread scales its own copy of x: no barrier needed.
@@ -182,8 +177,8 @@ export function matmulFloat(tid: i32, nt: i32): void {
       const end = min(rows, (c + 1) * chunk);
       for (let r = c * chunk; r < end; r++) {
         const wr = w + <usize>r * rb;
-        const v = pre ? dotF16Prescaled(wr, xs, K, line) : type == F16 ? dotF16(wr, x, K, line)
-          : type == BF16 ? dotBF16(wr, x, K, line) : dotF32(wr, x, K, line);
+        const v = pre ? dotF16Prescaled(wr, xs, K) : type == F16 ? dotF16(wr, x, K)
+          : type == BF16 ? dotBF16(wr, x, K) : dotF32(wr, x, K);
         store<f32>(out + (<usize>r << 2), v);
       }
     }
@@ -218,7 +213,6 @@ export function matmulQuant(tid: i32, nt: i32): void {
   const xq = parg(10), xd = parg(11), xn = parg(12), xh = parg(13);
   quantizeRows(tid, nt, x, iarg(2), n, K, xq, xd, xn, xh, 1);
   barrier(nt);
-  const line = sinkLine(tid);
   const nb = <usize>(K >> 5);
   const rb = rowBytes(layout, K);
   if (layout != Q4_0X4X2) {
@@ -229,11 +223,11 @@ export function matmulQuant(tid: i32, nt: i32): void {
         for (let t = 0; t < n; t++) {
           const bo = <usize>t * (nb << 2);
           const q = xq + <usize>t * <usize>K;
-          const v = layout == Q8_0X4 ? dotQ8(wr, q, xd + bo, K, line)
-            : layout == Q4_K ? dotQ4K(wr, q, xd + bo, xn + bo, K, line)
-            : layout == Q5_K ? dotQ5K(wr, q, xd + bo, xn + bo, K, line)
-            : layout == Q6_K ? dotQ6K(wr, q, xd + bo, xh + (bo << 1), K, line)
-            : dotLegacy(layout, wr, q, xd + bo, xn + bo, K, line);
+          const v = layout == Q8_0X4 ? dotQ8(wr, q, xd + bo, K)
+            : layout == Q4_K ? dotQ4K(wr, q, xd + bo, xn + bo, K)
+            : layout == Q5_K ? dotQ5K(wr, q, xd + bo, xn + bo, K)
+            : layout == Q6_K ? dotQ6K(wr, q, xd + bo, xh + (bo << 1), K)
+            : dotLegacy(layout, wr, q, xd + bo, xn + bo, K);
           store<f32>(out + <usize>t * os + (<usize>r << 2), v);
         }
       }
@@ -246,7 +240,7 @@ export function matmulQuant(tid: i32, nt: i32): void {
         const wp = w + <usize>(r >> 1) * rb;
         for (let t = 0; t < n; t++) {
           const xo = <usize>t * (nb << 2);
-          dotQ4Pair(wp, xq + <usize>t * <usize>K, xd + xo, xn + xo, K, out + <usize>t * os + (<usize>r << 2), 4, r + 1 < rows, line);
+          dotQ4Pair(wp, xq + <usize>t * <usize>K, xd + xo, xn + xo, K, out + <usize>t * os + (<usize>r << 2), 4, r + 1 < rows);
         }
       }
     }
