@@ -128,29 +128,25 @@ function decodeQ4K(s: usize, y: usize, nb: i32): void {
   }
 }
 
-/** Q5_K (176 B per 256: d, dmin, scales[12], qh[32], qs[128]); `five` false reads Q4_K (144 B, no qh). */
-function decodeQK(s: usize, y: usize, nb: i32, five: bool): void {
-  const bs: usize = five ? 176 : 144;
-  for (let i = 0; i < nb; i++, s += bs) {
+/** Q5_K (176 B per 256: d, dmin, scales[12], qh[32], qs[128]): Q4_K plus bit 2j / 2j+1 of qh[l] as 16. */
+function decodeQ5K(s: usize, y: usize, nb: i32): void {
+  const k15 = i8x16.splat(15);
+  for (let i = 0; i < nb; i++, s += 176) {
     const d = h(s), dmin = h(s + 2), sc = s + 4;
-    const qh = s + 16;
-    let q = five ? s + 48 : s + 16;
-    let u1 = 1, u2 = 2;
+    const h0 = v128.load(s + 16), h1 = v128.load(s + 32);
     for (let j = 0; j < 8; j += 2) {
-      const d1 = d * <f32>scaleK4(sc, j), m1 = dmin * <f32>minK4(sc, j);
-      const d2 = d * <f32>scaleK4(sc, j + 1), m2 = dmin * <f32>minK4(sc, j + 1);
-      for (let l = 0; l < 32; l++) {
-        const b = <i32>load<u8>(q + l);
-        let lo = b & 15, hi = b >> 4;
-        if (five) {
-          const hb = <i32>load<u8>(qh + l);
-          if (hb & u1) lo += 16;
-          if (hb & u2) hi += 16;
-        }
-        store<f32>(y + (<usize>l << 2), d1 * <f32>lo - m1);
-        store<f32>(y + (<usize>(l + 32) << 2), d2 * <f32>hi - m2);
-      }
-      y += 256; q += 32; u1 <<= 2; u2 <<= 2;
+      const d1 = f32x4.splat(d * <f32>scaleK4(sc, j)), m1 = f32x4.splat(dmin * <f32>minK4(sc, j));
+      const d2 = f32x4.splat(d * <f32>scaleK4(sc, j + 1)), m2 = f32x4.splat(dmin * <f32>minK4(sc, j + 1));
+      const q = s + 48 + (<usize>j << 4);
+      const a = v128.load(q), b = v128.load(q, 16);
+      // Bit j of each qh byte moved to bit 4 (i16 shifts stay within each byte once masked).
+      const a0 = v128.and(i16x8.shr_u(h0, j), i8x16.splat(1)), a1 = v128.and(i16x8.shr_u(h1, j), i8x16.splat(1));
+      const b0 = v128.and(i16x8.shr_u(h0, j + 1), i8x16.splat(1)), b1 = v128.and(i16x8.shr_u(h1, j + 1), i8x16.splat(1));
+      storeAffine(y, v128.or(v128.and(a, k15), i16x8.shl(a0, 4)), d1, m1);
+      storeAffine(y + 64, v128.or(v128.and(b, k15), i16x8.shl(a1, 4)), d1, m1);
+      storeAffine(y + 128, v128.or(v128.and(i16x8.shr_u(a, 4), k15), i16x8.shl(b0, 4)), d2, m2);
+      storeAffine(y + 192, v128.or(v128.and(i16x8.shr_u(b, 4), k15), i16x8.shl(b1, 4)), d2, m2);
+      y += 256;
     }
   }
 }
@@ -275,7 +271,7 @@ export function decodeRow(type: i32, w: usize, r: i32, y: usize, K: i32): void {
     case Q8_0: decodeQ8_0(s, y, K >> 5); break;
     case Q8_0X4: decodeQ8x4(s, y, K); break;
     case Q4_K: decodeQ4K(s, y, K >> 8); break;
-    case Q5_K: decodeQK(s, y, K >> 8, true); break;
+    case Q5_K: decodeQ5K(s, y, K >> 8); break;
     case Q6_K: decodeQ6K(s, y, K >> 8); break;
     default: unreachable();
   }
