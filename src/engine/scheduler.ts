@@ -64,6 +64,14 @@ export class QueueFullError extends GemmaError {
   }
 }
 
+/** The scheduler was closed (the server is shutting down). */
+export class SchedulerClosedError extends GemmaError {
+  constructor() {
+    super('the scheduler is closed');
+    this.name = 'SchedulerClosedError';
+  }
+}
+
 /** The prompt (with maxTokens, when given) does not fit in a slot's context. */
 export class ContextOverflowError extends GemmaError {
   constructor(message: string, readonly promptTokens: number, readonly contextLength: number) {
@@ -298,7 +306,7 @@ export class Scheduler {
    * ContextOverflowError, QueueFullError), before anything runs.
    */
   submit(promptIds: readonly number[], o: GenerateOptions = {}): Generation {
-    if (this.closed) throw new GemmaError('the scheduler is closed');
+    if (this.closed) throw new SchedulerClosedError();
     checkGenerateOptions(o);
     const vocab = this.host.runtime.config.vocabSize;
     if (!Array.isArray(promptIds) || promptIds.length === 0) throw new GemmaError('the prompt is empty');
@@ -395,9 +403,7 @@ export class Scheduler {
     const owners: { job: Job; slot: Slot; ids: number[]; prefill: boolean }[] = [];
     const add = (job: Job, ids: number[], prefill: boolean) => {
       const slot = job.slot!;
-      const startPos = slot.tokens.length;
-      slot.cache.reserve(startPos + ids.length, startPos);
-      items.push({ cache: slot.cache, ids: Int32Array.from(ids), startPos });
+      items.push({ cache: slot.cache, ids: Int32Array.from(ids), startPos: slot.tokens.length });
       owners.push({ job, slot, ids, prefill });
     };
     // Every decoding sequence advances by one token; prompts fill the rest of the step's budget.
@@ -413,12 +419,13 @@ export class Scheduler {
     if (items.length === 0) return;
     let logits: Float32Array[];
     try {
+      for (const it of items) it.cache.reserve(it.startPos + it.ids.length, it.startPos);
       logits = await this.host.runtime.forwardBatch(items);
     } catch (e) {
+      // The backend failed (out of memory, a bug): these requests fail, the others go on.
       for (const { job, slot } of owners) {
         slot.tokens = []; // the cache may hold partial rows
-        this.release(job);
-        job.end({ error: e });
+        this.fail(job, e);
       }
       return;
     }
@@ -430,8 +437,18 @@ export class Scheduler {
         if (job.evaluated < job.prompt.length) return;
         job.tPrompt = performance.now();
       }
-      if (!job.cancelled) this.advance(job, logits[i]); // a cancelled one ends before the next step
+      if (job.cancelled) return; // ends before the next step
+      try {
+        this.advance(job, logits[i]);
+      } catch (e) {
+        this.fail(job, e);
+      }
     });
+  }
+
+  private fail(job: Job, e: unknown): void {
+    this.release(job);
+    job.end({ error: e });
   }
 
   /** One iteration of generateTokens's loop: sample, check the stops, emit. */

@@ -4,7 +4,7 @@
  */
 import type { ZodError } from 'zod';
 import { GemmaError } from '../errors.js';
-import { ContextOverflowError, QueueFullError } from '../engine/scheduler.js';
+import { ContextOverflowError, QueueFullError, SchedulerClosedError } from '../engine/scheduler.js';
 
 export type ErrorType = 'invalid_request_error' | 'server_error';
 
@@ -41,6 +41,7 @@ export function fromZod(e: ZodError): ApiError {
 export function toApiError(e: unknown, promptParam: string): ApiError {
   if (e instanceof ApiError) return e;
   if (e instanceof QueueFullError) return new ApiError(503, e.message, 'server_error', 'server_busy', null, { 'Retry-After': '1' });
+  if (e instanceof SchedulerClosedError) return new ApiError(503, 'the server is shutting down', 'server_error', 'server_shutdown');
   if (e instanceof ContextOverflowError) return badRequest(e.message, promptParam, 'context_length_exceeded');
   if (e instanceof GemmaError) return badRequest(e.message);
   return new ApiError(500, `internal error: ${e instanceof Error ? e.message : String(e)}`, 'server_error', 'internal_error');

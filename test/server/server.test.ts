@@ -312,6 +312,21 @@ describe('gemma server', () => {
     }
   });
 
+  it('close() ends running requests: a stream gets an error event, a whole reply 503', async () => {
+    const closing = await startServer(model, { port: 0, parallel: 2 });
+    const c = new OpenAI({ baseURL: `${closing.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    const long = { model: 'demo', max_tokens: 4000, ignore_eos: true };
+    const stream = await c.completions.create({ ...long, prompt: 'A', stream: true } as OpenAI.CompletionCreateParamsStreaming);
+    const it = stream[Symbol.asyncIterator]();
+    await it.next();
+    const whole = post(`${closing.url}/v1/completions`, { ...long, prompt: 'B' });
+    await until(() => closing.scheduler.stats.busy === 2, 'both requests to run');
+    const closed = closing.close();
+    await expect((async () => { for (;;) if ((await it.next()).done) return; })()).rejects.toMatchObject({ error: { code: 'server_shutdown' } });
+    expectError(await whole, 503, 'server_shutdown');
+    await closed;
+  });
+
   it('tokenize and detokenize (llama-server\'s endpoints)', async () => {
     const t = await post(url('/tokenize'), { content: 'Hello world', add_special: true, with_pieces: true });
     expect(t.json.tokens).toEqual([{ id: 2, piece: '<bos>' }, { id: 4521, piece: 'Hello' }, { id: 2134, piece: ' world' }]);
