@@ -8,14 +8,13 @@
 // weight rows is decoded to float32 into the thread's scratch and run against pairs of float32
 // activation rows (a 4×2 tile, the panel stays in L1/L2).
 
-import { barrier, grab, iarg, parg, scratch } from './sync';
+import { barrier, farg, grab, iarg, parg, scratch } from './sync';
 import { fma, hmax, hsum } from './simd';
 import { quantizeRows } from './quantize';
 import { dotQ4Pair, dotQ8, C_F16MASK } from './dot';
 import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0X4X2, Q4_K, Q5_K, Q6_K, Q8_0X4 } from './dequant';
 import { dotQ4K, dotQ5K, dotQ6K } from './kquant';
 import { dotLegacy } from './legacy';
-import { farg } from './sync';
 
 // Four accumulators: one float32 FMA chain per 16 bytes would leave the loop waiting on FMA
 // latency (and with fewer loads in flight, memory bandwidth drops by half).

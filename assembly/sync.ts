@@ -7,6 +7,7 @@ const COUNTERS: usize = 0; // 16 × i32, zeroed by the host before every op
 const BAR_COUNT: usize = 64;
 const BAR_GEN: usize = 68;
 const BAR_SLEEPERS: usize = 72;
+// 240: one i32 kernel result (quantize.ts f16MaxBits).
 /** Spins (~20–40 µs) before a waiting thread sleeps: enough for the phases of one op; past it
  *  the awaited thread is probably descheduled (more runnable threads than cores) and spinning
  *  would take the core it needs. */
