@@ -128,3 +128,25 @@ describe('cpu backend lifecycle', () => {
     expect(() => cpu.createTensor(1, 1)).toThrow(/disposed/);
   });
 });
+
+describe('cpu backend with operands in different memories', () => {
+  it('attention moves a layer\'s V cache next to its K cache, and still matches', async () => {
+    const cpu = await createCpuBackend({ threads: 2, minParallelWork: 0, arenaBytes: 1 << 20 });
+    const arenaOf = (t: Tensor) => (t as unknown as { arena: { id: number } }).arena.id;
+    const c = { n: 3, startPos: 4, numHeads: 4, numKvHeads: 1, headDim: 32 };
+    const len = c.startPos + c.n, qc = c.numHeads * c.headDim, kc = c.numKvHeads * c.headDim;
+    const [k, k2] = both(cpu, 64, kc, gaussian(64 * kc, 9, 2));
+    // Fill the first memory so that V lands in the next one.
+    while (arenaOf(cpu.createTensor(64, kc)) === arenaOf(k));
+    const [v, v2] = both(cpu, 64, kc, gaussian(64 * kc, 10));
+    expect(arenaOf(v)).not.toBe(arenaOf(k));
+    const [q, q2] = both(cpu, c.n, qc, gaussian(c.n * qc, 8, 2));
+    const [o, o2] = both(cpu, c.n, qc);
+    const p = { ...c, scale: 1 / Math.sqrt(c.headDim) };
+    cpu.attention(o, q, k, v, p); ref.attention(o2, q2, k2, v2, p);
+    expect(arenaOf(v)).toBe(arenaOf(k));
+    expect(nerr(await cpu.read(o), await ref.read(o2))).toBeLessThanOrEqual(OP_TOLERANCE.attention);
+    expect(nerr(await cpu.read(v), await ref.read(v2))).toBe(0);
+    await cpu.dispose();
+  });
+});

@@ -35,7 +35,8 @@ import type { KernelModule } from './wasm.js';
 
 class CpuTensor implements Tensor {
   freed = false;
-  constructor(readonly rows: number, readonly cols: number, readonly arena: Arena, readonly ptr: number) {}
+  /** Where the data lives; the backend may move a tensor to another arena (see colocate). */
+  constructor(readonly rows: number, readonly cols: number, public arena: Arena, public ptr: number) {}
 }
 
 interface Operand { t: CpuTensor; rows: number; rowOffset?: number; read: boolean; write: boolean }
@@ -145,6 +146,25 @@ export class CpuBackend implements Backend {
       }
     } finally {
       for (const { ptr } of temps) home.free(ptr);
+    }
+  }
+
+  /**
+   * Moves `b` into `a`'s arena (or `a` into `b`'s) when they differ and there is room, so that
+   * an op reading both every time (attention: a layer's K and V caches, which a model over 4 GiB
+   * may get in different memories) does not copy one of them in on every call.
+   */
+  private colocate(a: CpuTensor, b: CpuTensor): void {
+    if (a.arena === b.arena) return;
+    for (const [stay, move] of [[a, b], [b, a]]) {
+      const bytes = move.rows * move.cols * 4;
+      if (stay.arena.largestFree - bytes < this.arenas.reserve) continue;
+      const ptr = stay.arena.alloc(bytes);
+      stay.arena.u8.set(move.arena.u8.subarray(move.ptr, move.ptr + bytes), ptr);
+      move.arena.free(move.ptr);
+      move.arena = stay.arena;
+      move.ptr = ptr;
+      return;
     }
   }
 
@@ -287,6 +307,7 @@ export class CpuBackend implements Backend {
       || k.cols < numKvHeads * headDim || v.cols !== k.cols || len > k.rows || len > v.rows || row0 + n > qt.rows || row0 + n > o.rows) {
       throw new Error('attention: shape mismatch (head dimensions must be multiples of 4)');
     }
+    this.colocate(k, v);
     const home = this.home({ t: k, rows: len }, { t: qt, rows: n });
     this.staged(home, [{ t: qt, rows: n, rowOffset: row0, read: true, write: false }, { t: k, rows: len, read: true, write: false },
       { t: v, rows: len, read: true, write: false }, { t: o, rows: n, rowOffset: row0, read: false, write: true }], ([qp, kp, vp, op]) => {

@@ -40,6 +40,9 @@ export class Pool {
       const { port1, port2 } = new MessageChannel();
       const w = new Worker(WORKER_SOURCE, {
         eval: true,
+        // The worker source is a CommonJS script: a parent started with --input-type=module
+        // would otherwise pass that flag on and make the eval'd code an ES module.
+        execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
         workerData: { module, ctrl: pool.ctrl.buffer, port: port2, tid, threads, ops: OPS, memories: arenas.map((a) => a.memory) },
         transferList: [port2],
       });
