@@ -6,6 +6,7 @@ import { GemmaError } from '../errors.js';
 import { ggmlTypeName } from '../formats/ggml-types.js';
 import type { Backend } from '../backend/types.js';
 import { RefBackend } from '../backend/ref/ref-backend.js';
+import { createCpuBackend } from '../backend/cpu/index.js';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint.js';
 import type { GemmaConfig } from '../model/config.js';
 import { GemmaModel } from '../model/gemma.js';
@@ -25,8 +26,8 @@ export interface LoadOptions {
   /** Tokens a session holds (default and maximum: the model's context length, 8192 for Gemma 1). */
   contextLength?: number;
   onProgress?: (p: { loaded: number; total: number }) => void;
-  /** Compute backend; 'ref' is the plain TypeScript oracle. */
-  backend?: 'ref';
+  /** Compute backend: 'cpu' (default: WebAssembly SIMD on worker threads) or 'ref' (plain TypeScript, the oracle). */
+  backend?: 'cpu' | 'ref';
   /** One-line warnings, e.g. when the machine lacks the memory the model needs (default: printed to stderr). */
   onWarning?: (message: string) => void;
 }
@@ -154,17 +155,20 @@ export class Model {
   }
 }
 
-function createBackend(o: LoadOptions): Backend {
-  if (o.backend !== undefined && o.backend !== 'ref') throw new GemmaError(`unknown backend ${JSON.stringify(o.backend)}`);
-  return new RefBackend();
+async function createBackend(o: LoadOptions): Promise<Backend> {
+  const kind = o.backend ?? 'cpu';
+  if (kind === 'ref') return new RefBackend();
+  if (kind === 'cpu') return createCpuBackend({ threads: o.threads });
+  throw new GemmaError(`unknown backend ${JSON.stringify(kind)} (expected "cpu" or "ref")`);
 }
 
 /** Loads an HF folder, a .safetensors file inside one, or a .gguf file. */
 export async function loadModel(source: string, options: LoadOptions = {}): Promise<Model> {
   if (typeof source !== 'string' || source.length === 0) throw new GemmaError('loadModel needs a path to a model');
   const ckpt = await openCheckpoint(source);
-  const backend = createBackend(options);
+  let backend: Backend | undefined;
   try {
+    backend = await createBackend(options);
     const ctx = options.contextLength ?? ckpt.config.contextLength;
     if (!Number.isInteger(ctx) || ctx < 1 || ctx > ckpt.config.contextLength) {
       throw new GemmaError(`contextLength ${ctx} must be an integer in 1..${ckpt.config.contextLength} (the model's context length)`);
@@ -174,7 +178,7 @@ export async function loadModel(source: string, options: LoadOptions = {}): Prom
     const weights = await loadWeights(ckpt, backend, options.onProgress);
     return new Model(new GemmaModel(backend, ckpt.config, weights), tokenizer, describeCheckpoint(ckpt), ctx);
   } catch (e) {
-    await backend.dispose();
+    await backend?.dispose();
     throw e;
   } finally {
     await ckpt.close();
