@@ -4,9 +4,12 @@
  * files bench/model.ts writes into bench/.models/); this process runs N clients at once, each
  * streaming POST /v1/completions with its own prompt of token ids (no shared prefix beyond
  * <bos>) and `ignore_eos`, so every stream generates exactly --tokens tokens. Reports, per N:
- * aggregate throughput (all generated tokens / wall time from the first request to the last
- * token), time to first token (median and max) and per-stream decode speed (median of
- * (tokens − 1) / (last token − first token)), and aggregate throughput relative to N = 1.
+ * - aggregate tok/s: all generated tokens / wall time from the first request to the last token
+ *   (prompt evaluation included), and relative to N = 1;
+ * - all-decoding tok/s: tokens arriving while every stream is decoding (from the last stream's
+ *   first token to the first stream's end) / that window: the steady state of N sequences;
+ * - time to first token (median, max) and per-stream decode speed (median of
+ *   (tokens − 1) / (last token − first token)).
  *
  *   npx tsx bench/server.ts [--model bench/.models/gemma-2b-random-q4_0.gguf] [--backend cpu|default]
  *     [--threads 2] [--clients 1,4,8,16] [--prompt 8] [--tokens 32] [--parallel 16] [--prefill-chunk 64]
@@ -61,17 +64,19 @@ async function serve(): Promise<void> {
   process.on('SIGTERM', () => void server.close().then(() => model.dispose()).then(() => process.exit(0)));
 }
 
-interface StreamTiming { sent: number; first: number; end: number; tokens: number }
+interface StreamTiming { sent: number; first: number; end: number; tokens: number; times: number[] }
 
 /** One streaming completion; times measured on this side of the socket. */
 async function stream(url: string, prompt: number[], seed: number): Promise<StreamTiming> {
   const sent = performance.now();
   const res = await fetch(`${url}/v1/completions`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt, max_tokens: genTokens, ignore_eos: true, seed, stream: true, stream_options: { include_usage: true } }),
+        // logprobs 0: every token gets its own chunk, even one whose text is held back (a partial UTF-8 character).
+    body: JSON.stringify({ prompt, max_tokens: genTokens, ignore_eos: true, seed, stream: true, stream_options: { include_usage: true }, logprobs: 0 }),
   });
   if (res.status !== 200 || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   let first = 0, tokens = 0, buf = '';
+  const times: number[] = [];
   const decoder = new TextDecoder();
   for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
     buf += decoder.decode(part, { stream: true });
@@ -82,11 +87,16 @@ async function stream(url: string, prompt: number[], seed: number): Promise<Stre
       if (!event.startsWith('data: ') || event === 'data: [DONE]') continue;
       const data = JSON.parse(event.slice(6));
       if (data.error) throw new Error(data.error.message);
-      if (data.choices?.[0]?.text && first === 0) first = performance.now();
+      const n = data.choices?.[0]?.logprobs?.tokens?.length ?? 0;
+      if (n > 0) {
+        const now = performance.now();
+        if (first === 0) first = now;
+        for (let k = 0; k < n; k++) times.push(now);
+      }
       if (data.usage) tokens = data.usage.completion_tokens;
     }
   }
-  return { sent, first, end: performance.now(), tokens };
+  return { sent, first, end: performance.now(), tokens, times };
 }
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
@@ -104,8 +114,8 @@ async function main(): Promise<void> {
     console.log(`${path.basename(modelPath)}, ${backend} backend, ${threads} threads; server --parallel ${parallel}, prefill chunk ${prefillChunk}; ` +
       `prompt ${promptLen} tokens, ${genTokens} generated tokens per stream`);
     await stream(url, [2, 1000, 1001, 1002], 1); // warm-up
-    console.log('clients  aggregate tok/s  vs 1 client  TTFT median s  TTFT max s  per-stream tok/s (median)  wall s');
-    let base = 0;
+    console.log('clients  aggregate tok/s  vs 1  all-decoding tok/s  vs 1  TTFT median s  TTFT max s  per-stream tok/s  wall s');
+    let base = 0, baseSteady = 0;
     for (const n of clientCounts) {
       // Distinct prompts: only <bos> can be reused from a slot's previous request.
       const prompts = Array.from({ length: n }, (_, c) => [2, ...Array.from({ length: promptLen - 1 }, (_, j) => 3000 + ((c * 7919 + j * 104729 + n * 31) % 200000))]);
@@ -114,11 +124,16 @@ async function main(): Promise<void> {
       const total = t.reduce((s, x) => s + x.tokens, 0);
       if (t.some((x) => x.tokens !== genTokens)) throw new Error(`a stream generated ${t.map((x) => x.tokens).join(',')} tokens`);
       const aggregate = (total * 1000) / (t1 - t0);
-      if (n === 1 || base === 0) base = aggregate;
+      // While every stream is decoding (after the last first token, before the first stream ends).
+      const w0 = Math.max(...t.map((x) => x.first)), w1 = Math.min(...t.map((x) => x.end));
+      const inWindow = t.reduce((s, x) => s + x.times.filter((v) => v > w0 && v <= w1).length, 0);
+      const steady = w1 > w0 ? (inWindow * 1000) / (w1 - w0) : NaN;
+      if (base === 0) { base = aggregate; baseSteady = steady; }
       const ttft = t.map((x) => (x.first - x.sent) / 1000);
       const perStream = t.map((x) => ((x.tokens - 1) * 1000) / (x.end - x.first));
-      console.log(`${String(n).padStart(7)} ${aggregate.toFixed(2).padStart(16)} ${(aggregate / base).toFixed(2).padStart(11)}× ` +
-        `${median(ttft).toFixed(2).padStart(14)} ${Math.max(...ttft).toFixed(2).padStart(11)} ${median(perStream).toFixed(2).padStart(26)} ${((t1 - t0) / 1000).toFixed(1).padStart(7)}`);
+      console.log(`${String(n).padStart(7)} ${aggregate.toFixed(2).padStart(16)} ${(aggregate / base).toFixed(2).padStart(5)}× ` +
+        `${steady.toFixed(2).padStart(18)} ${(steady / baseSteady).toFixed(2).padStart(5)}× ` +
+        `${median(ttft).toFixed(2).padStart(14)} ${Math.max(...ttft).toFixed(2).padStart(11)} ${median(perStream).toFixed(2).padStart(16)} ${((t1 - t0) / 1000).toFixed(1).padStart(7)}`);
     }
   } finally {
     child.kill('SIGTERM');
