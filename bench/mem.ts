@@ -7,7 +7,8 @@
  * Models: random weights, written once into bench/.models/ (gitignored): the sharded BF16
  * Hugging Face folder (as published; shared with load-full-size.ts; type `hf-bf16` loads it as
  * is), converted with `convertModel` to one GGUF per type (conversion times are printed).
- * `--backend cpu` loads on the CPU backend the way loadModel loads on its default one.
+ * `--backend ref|cpu` picks a backend (default: loadModel's default); `cpu` is loaded by hand the
+ * way loadModel does, for versions whose loadModel does not offer it.
  *
  * Each measurement runs in a fresh process and reports its peak RSS (VmHWM): `loadModel` with
  * its default backend and `contextLength` N, then the state of a session at the end of an
@@ -23,7 +24,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convertModel } from '../src/convert/convert.js';
-import { loadModel } from '../src/engine/model.js';
+import { loadModel, type LoadOptions } from '../src/engine/model.js';
 import { estimateMemory, formatGiB, GEMMA_SHAPES, kvCapacities, weightsOfTensors } from '../src/engine/memory.js';
 import { GgmlType } from '../src/formats/ggml-types.js';
 import { openCheckpoint } from '../src/model/checkpoint.js';
@@ -60,7 +61,8 @@ async function loadCpu(file: string): Promise<{ gemma: GemmaModel; dispose(): Pr
 
 /** The child: load, grow a session's state to `ctx` positions, one decode step; print peak RSS. */
 async function child(file: string, ctx: number, backend: string): Promise<void> {
-  const model = backend === 'cpu' ? await loadCpu(file) : await loadModel(file, { contextLength: ctx });
+  const model = backend === 'cpu' ? await loadCpu(file)
+    : await loadModel(file, { contextLength: ctx, ...(backend === 'ref' ? { backend: 'ref' } : {}) } as LoadOptions);
   const afterLoad = peakRss();
   const gemma = (model as unknown as { gemma: GemmaModel }).gemma;
   const b = gemma.backend, c = gemma.config;

@@ -9,20 +9,24 @@
  *   Q4_0 repacked at the same size); norms become small float32 tensors.
  * - KV cache: per layer a K and a V float32 tensor [capacity, kvHeads · headDim]. It grows on
  *   demand by doubling from 256 rows up to the context length, and only rows that have been
- *   written are resident (fresh arrays are untouched zero pages). On the reference backend the
- *   previous copy is collected as the new one fills, so a full context costs the final cache;
- *   the CPU backend's WebAssembly memory never shrinks, so there the copy before the last
- *   doubling stays resident as free blocks.
+ *   written are resident (fresh arrays and fresh WebAssembly pages are untouched zero pages).
+ *   The copy before a doubling does not add up: the reference backend's old arrays are
+ *   collected as the new ones fill, and in the CPU backend's first-fit arena the freed K and V
+ *   blocks of one layer make room for the next layer's doubled tensor. So a full context costs
+ *   the final cache (bench/mem.ts: peak RSS grows by the cache size from 1024 to 8192 tokens).
  * - activations: the forward pass's float32 buffers for a prefill chunk of up to 256 tokens
  *   (x, h, o: hidden; q, attention: heads · headDim; k, v: kvHeads · headDim; gate, up: FFN),
  *   and the vocabulary-sized logits of the last token (the tensor, its copy, the result).
  *   Session.eval with allLogits needs chunk × vocab floats more (1 GB for 256 tokens of Gemma).
- *   The CPU backend adds its per-thread scratch and 8-bit copies of the activations.
- * - overhead: Node.js with gemma-ts loaded (and the garbage the forward pass leaves), the
- *   tokenizer (its pieces as strings, maps and tables, plus what parsing them leaves), and for
- *   the CPU backend one V8 isolate per worker thread and the largest tensor's file bytes, read
- *   before their copy into WebAssembly memory is collected. Constants measured on Linux x64,
- *   Node 20, with bench/mem.ts.
+ *   The CPU backend adds 8-bit copies of the activations and per-thread scratch.
+ * - overhead: Node.js with gemma-ts loaded (and the garbage the forward pass leaves) and the
+ *   tokenizer (its pieces as strings, maps and tables, plus what parsing them leaves). The CPU
+ *   backend adds its WebAssembly instances, one V8 isolate per worker thread, and the file
+ *   bytes of the last tensors loaded, copied into WebAssembly memory but not yet collected
+ *   (about 1.5 × the largest tensor after the embedding, which loads first).
+ *
+ * The constants were measured on Linux x64, Node 20 with bench/mem.ts; bench/README.md has
+ * predicted against measured peak RSS per type and context length on both backends.
  */
 import os from 'node:os';
 import { GgmlType, ggmlTypeName, tensorByteSize } from '../formats/ggml-types.js';
@@ -38,16 +42,18 @@ export const GEMMA_SHAPES: Readonly<Record<'2b' | '7b', GemmaConfig>> = Object.f
   '7b': { vocabSize: 256000, hiddenSize: 3072, intermediateSize: 24576, numLayers: 28, numHeads: 16, numKvHeads: 16, headDim: 256, contextLength: 8192, rmsNormEps: 1e-6, ropeTheta: 10000 },
 });
 
-/** The weights a model brings: total bytes as stored, and the largest single tensor. */
+/** The weights a model brings: total bytes as stored, and the largest tensors. */
 export interface WeightFootprint {
   bytes: number;
   largestTensor: number;
+  /** The largest tensor other than the embedding. */
+  largestLayerTensor: number;
   /** Tensor count per storage type. */
   types: Record<string, number>;
 }
 
 export interface MemoryTerm {
-  name: 'weights' | 'kvCache' | 'kvGrowth' | 'activations' | 'logits' | 'runtime' | 'tokenizer' | 'loading' | 'threads';
+  name: 'weights' | 'kvCache' | 'kvGrowth' | 'activations' | 'logits' | 'runtime' | 'tokenizer' | 'threads' | 'loading';
   bytes: number;
   /** One line: what the term is and how it is computed. */
   explain: string;
@@ -57,7 +63,7 @@ export interface MemoryEstimate {
   backend: MemoryBackend;
   contextLength: number;
   weights: number;
-  /** The KV cache at the full context (CPU backend: plus the copy before its last doubling). */
+  /** The KV cache at the full context. */
   kvCache: number;
   activations: number;
   overhead: number;
@@ -68,7 +74,7 @@ export interface MemoryEstimate {
 export interface MemoryOptions {
   contextLength: number;
   backend?: MemoryBackend;
-  /** Worker threads of the CPU backend (default: available cores). */
+  /** Threads of the CPU backend, the calling thread included (default: available cores). */
   threads?: number;
   /** Largest number of tokens evaluated at once (default 256, the prefill chunk). */
   batch?: number;
@@ -79,38 +85,51 @@ const MiB = 2 ** 20;
 export const RUNTIME_BYTES = 64 * MiB;
 /** The loaded tokenizer, per vocabulary entry, including parsing garbage (≈ 98 MiB for Gemma's 256000). */
 export const TOKENIZER_BYTES_PER_TOKEN = 400;
-/** One V8 isolate per CPU-backend worker thread. */
-export const WORKER_BYTES = 12 * MiB;
-/** Rows the KV cache starts with and the prefill chunk (GemmaModel.MAX_BATCH). */
+/** CPU backend: WebAssembly modules and instances, control blocks. */
+export const CPU_BACKEND_BYTES = 32 * MiB;
+/** CPU backend: one V8 isolate per worker thread. */
+export const WORKER_BYTES = 24 * MiB;
+/** CPU backend: file bytes of recently loaded tensors awaiting collection, per byte of the largest layer tensor. */
+export const LOADING_FACTOR = 1.5;
+/** Rows the KV cache starts with, and the prefill chunk (GemmaModel.MAX_BATCH). */
 const KV_MIN_ROWS = 256;
 const MAX_BATCH = 256;
+
+interface SizedTensor { name: string; type: GgmlType; bytes: number }
+
+const EMBEDDING_NAMES = new Set(['token_embd.weight', 'model.embed_tokens.weight']);
 
 /** What the weights take when a model of shape `config` is stored as a `gemma convert --type`. */
 export function weightsForType(config: GemmaConfig, type: string): WeightFootprint {
   const target = convertTarget(type);
-  const sizes = gemmaTensorSpecs(config).map((spec) => {
+  return footprint(gemmaTensorSpecs(config).map((spec) => {
     const t = tensorType(target, spec, config);
-    return { t, bytes: tensorByteSize(t, spec.shape, spec.name) };
-  });
+    return { name: spec.name, type: t, bytes: tensorByteSize(t, spec.shape, spec.name) };
+  }));
+}
+
+/**
+ * What the weights of a checkpoint take: its tensors as stored (norms become float32). Tensors
+ * are named by `name` or, as Checkpoint tensors, `fileName`.
+ */
+export function weightsOfTensors(tensors: Iterable<{ name?: string; fileName?: string; type: GgmlType; byteLength: number; shape: readonly number[] }>): WeightFootprint {
+  const sizes: SizedTensor[] = [];
+  for (const x of tensors) {
+    sizes.push({ name: x.name ?? x.fileName ?? '', type: x.type, bytes: x.shape.length === 1 ? x.shape[0]! * 4 : x.byteLength });
+  }
   return footprint(sizes);
 }
 
-/** What the weights of a checkpoint take (its tensors as stored; HF norms become float32). */
-export function weightsOfTensors(tensors: Iterable<{ type: GgmlType; byteLength: number; shape: readonly number[] }>): WeightFootprint {
-  const sizes: { t: GgmlType; bytes: number }[] = [];
-  for (const x of tensors) sizes.push({ t: x.type, bytes: x.shape.length === 1 ? x.shape[0]! * 4 : x.byteLength });
-  return footprint(sizes);
-}
-
-function footprint(sizes: { t: GgmlType; bytes: number }[]): WeightFootprint {
+function footprint(sizes: SizedTensor[]): WeightFootprint {
   const types: Record<string, number> = {};
-  let bytes = 0, largestTensor = 0;
-  for (const { t, bytes: b } of sizes) {
+  let bytes = 0, largestTensor = 0, largestLayerTensor = 0;
+  for (const { name, type, bytes: b } of sizes) {
     bytes += b;
     largestTensor = Math.max(largestTensor, b);
-    types[ggmlTypeName(t)] = (types[ggmlTypeName(t)] ?? 0) + 1;
+    if (!EMBEDDING_NAMES.has(name)) largestLayerTensor = Math.max(largestLayerTensor, b);
+    types[ggmlTypeName(type)] = (types[ggmlTypeName(type)] ?? 0) + 1;
   }
-  return { bytes, largestTensor, types };
+  return { bytes, largestTensor, largestLayerTensor, types };
 }
 
 /** KV cache capacities a session passes through to hold `tokens` (kv-cache.ts: doubling from 256). */
@@ -130,36 +149,35 @@ export function kvCacheBytes(c: GemmaConfig, rows: number): number {
 
 export function estimateMemory(config: GemmaConfig, weights: WeightFootprint, o: MemoryOptions): MemoryEstimate {
   const backend = o.backend ?? 'ref';
-  const ctx = o.contextLength;
-  const c = config;
-  const caps = kvCapacities(ctx);
-  const kvFull = kvCacheBytes(c, ctx);
-  const kvPrev = backend === 'cpu' && caps.length > 1 ? kvCacheBytes(c, caps[caps.length - 2]!) : 0;
+  const cpu = backend === 'cpu';
+  const c = config, ctx = o.contextLength;
   const rows = Math.max(1, Math.min(o.batch ?? MAX_BATCH, MAX_BATCH, ctx));
   const q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
   const scratch = rows * (3 * c.hiddenSize + 2 * q + 2 * kv + 2 * c.intermediateSize) * 4;
-  const logits = 3 * c.vocabSize * 4;
-  const threads = backend === 'cpu' ? Math.max(1, o.threads ?? os.availableParallelism()) : 1;
-  // CPU backend: activations quantized to 8 bits (+ block scales) and per-thread panels of 4 weight rows.
+  const threads = cpu ? Math.max(1, o.threads ?? os.availableParallelism()) : 1;
+  // CPU backend: activations quantized to 8 bits (+ block scales), per-thread weight panels and attention scores.
   const widest = Math.max(c.hiddenSize, q, c.intermediateSize);
-  const cpuScratch = backend === 'cpu' ? rows * widest * (1 + 8 / 32) + threads * 4 * widest * 4 + threads * 4 * ctx * 4 : 0;
+  const cpuScratch = cpu ? rows * widest * (1 + 8 / 32) + threads * 4 * (widest + ctx) * 4 : 0;
   const mib = (n: number) => `${(n / MiB).toFixed(0)} MiB`;
   const terms: MemoryTerm[] = [
     { name: 'weights', bytes: weights.bytes, explain: 'every tensor as stored in the file (norms as float32)' },
-    { name: 'kvCache', bytes: kvFull, explain: `2 × ${c.numLayers} layers × ${ctx} positions × ${c.numKvHeads} KV head${c.numKvHeads > 1 ? 's' : ''} × ${c.headDim} × 4 B (float32 K and V)` },
-    { name: 'kvGrowth', bytes: kvPrev, explain: kvPrev ? `the ${caps[caps.length - 2]}-position cache before the last doubling, left as free WebAssembly memory`
-      : backend === 'ref' ? 'none: the previous copy is collected while the new cache fills' : 'none: the cache never grows past its first size' },
-    { name: 'activations', bytes: scratch + cpuScratch, explain: `float32 buffers for a ${rows}-token chunk` + (cpuScratch ? ` (${mib(scratch)}) and CPU-backend scratch (${mib(cpuScratch)})` : '') },
-    { name: 'logits', bytes: logits, explain: `${c.vocabSize} float32 logits of the last token, 3 copies` },
+    { name: 'kvCache', bytes: kvCacheBytes(c, ctx), explain: `2 × ${c.numLayers} layers × ${ctx} positions × ${c.numKvHeads} KV head${c.numKvHeads > 1 ? 's' : ''} × ${c.headDim} × 4 B (float32 K and V)` },
+    { name: 'kvGrowth', bytes: 0, explain: cpu ? 'none: each doubling reuses the blocks it frees' : 'none: the previous copy is collected while the new cache fills' },
+    { name: 'activations', bytes: scratch + cpuScratch, explain: `float32 buffers for a ${rows}-token chunk` + (cpu ? ` (${mib(scratch)}) and CPU-backend scratch (${mib(cpuScratch)})` : '') },
+    { name: 'logits', bytes: 3 * c.vocabSize * 4, explain: `${c.vocabSize} float32 logits of the last token, 3 copies` },
     { name: 'runtime', bytes: RUNTIME_BYTES, explain: 'Node.js with gemma-ts loaded' },
     { name: 'tokenizer', bytes: c.vocabSize * TOKENIZER_BYTES_PER_TOKEN, explain: `${c.vocabSize} pieces with their lookup tables` },
-    ...(backend === 'cpu' ? [{ name: 'loading' as const, bytes: weights.largestTensor, explain: 'the largest tensor as read from the file, until its copy into WebAssembly memory is collected' }] : []),
   ];
-  if (backend === 'cpu') terms.push({ name: 'threads', bytes: (threads - 1) * WORKER_BYTES, explain: `${threads - 1} worker threads` });
+  if (cpu) {
+    terms.push(
+      { name: 'threads', bytes: CPU_BACKEND_BYTES + (threads - 1) * WORKER_BYTES, explain: `WebAssembly instances and ${threads - 1} worker thread${threads === 2 ? '' : 's'}` },
+      { name: 'loading', bytes: Math.round(LOADING_FACTOR * weights.largestLayerTensor), explain: 'file bytes of the last tensors loaded, not yet collected (1.5 × the largest layer tensor)' },
+    );
+  }
   const sum = (names: MemoryTerm['name'][]) => terms.filter((t) => names.includes(t.name)).reduce((s, t) => s + t.bytes, 0);
   const kvCache = sum(['kvCache', 'kvGrowth']);
   const activations = sum(['activations', 'logits']);
-  const overhead = sum(['runtime', 'tokenizer', 'loading', 'threads']);
+  const overhead = sum(['runtime', 'tokenizer', 'threads', 'loading']);
   return { backend, contextLength: ctx, weights: weights.bytes, kvCache, activations, overhead, total: weights.bytes + kvCache + activations + overhead, terms };
 }
 
@@ -192,7 +210,7 @@ export function memoryWarning(est: MemoryEstimate, what: string, sys = systemMem
 }
 
 /** The load-time check: warns through `onWarning` (default: stderr) when the model will not fit. */
-export function checkMemory(config: GemmaConfig, tensors: Iterable<{ type: GgmlType; byteLength: number; shape: readonly number[] }>,
+export function checkMemory(config: GemmaConfig, tensors: Iterable<{ name?: string; fileName?: string; type: GgmlType; byteLength: number; shape: readonly number[] }>,
   o: { backend: string; contextLength: number; threads?: number; what: string; onWarning?: (message: string) => void }): MemoryEstimate {
   const est = estimateMemory(config, weightsOfTensors(tensors), {
     contextLength: o.contextLength, backend: o.backend === 'cpu' ? 'cpu' : 'ref', threads: o.threads,

@@ -55,7 +55,7 @@ export function register(program: Command, io: CliIo): void {
     .option('-m, --model <path|2b|7b>', 'a model file or folder, or the Gemma 2B / 7B shape (default: 2b)')
     .option('--ctx <list>', `context lengths, comma-separated (default: ${DEFAULT_CTX.join(',')})`)
     .option('--type <list>', `storage types, comma-separated (shapes default to ${DEFAULT_TYPES.join(',')}; with a file: what converting it would need)`)
-    .addOption(new Option('--backend <name>', 'compute backend').choices(['ref', 'cpu']).default('ref'))
+    .addOption(new Option('--backend <name>', 'compute backend, as loadModel\'s option').choices(['cpu', 'ref']).default('cpu'))
     .option('-t, --threads <n>', 'CPU-backend threads (default: available cores)', parseNumber('--threads', true))
     .option('--json', 'machine-readable output (bytes)')
     .action(async (o: MemOptions) => {
@@ -105,7 +105,7 @@ export function register(program: Command, io: CliIo): void {
         lines.push(`  ${pad(t.name, 12)}${pad(formatGiB(t.bytes), 11, true)}   ${t.explain}`);
       }
       lines.push('', `this machine: ${formatGiB(sys.available)} available of ${formatGiB(sys.total)}` +
-        (o.backend === 'ref' ? '; the KV cache grows with the tokens in use, so short chats need less' : ''));
+        '; the KV cache grows with the tokens in use, so short chats need less');
       const known = new Set(CONVERT_TARGETS.map((t) => t.name));
       if (rows.some((r) => known.has(r.label))) lines.push('make a file of one of these types with: gemma convert SOURCE -o OUT.gguf --type TYPE');
       io.stdout.write(lines.join('\n') + '\n');
