@@ -41,8 +41,12 @@ class CpuTensor implements Tensor {
 
 interface Operand { t: CpuTensor; rows: number; rowOffset?: number; read: boolean; write: boolean }
 
-/** Float32 elements below which an op runs on the calling thread alone. */
-const DEFAULT_MIN_PARALLEL = 32768;
+/**
+ * Work (roughly nanoseconds on one thread) below which an op runs on the calling thread alone:
+ * a parallel op costs a few µs of synchronisation, and far more when another process holds the
+ * core a worker needs. Decode-sized elementwise ops stay on one thread; matvecs do not.
+ */
+const DEFAULT_MIN_PARALLEL = 1 << 17;
 /** Panel height of the float matmul path (assembly/matmul.ts). */
 const PANEL = 4;
 /**
@@ -245,11 +249,11 @@ export class CpuBackend implements Backend {
           const xq = home.scratch('xq', n * inF), xd = home.scratch('xd', n * nb * 4);
           const xs8 = home.scratch('xs8', n * nb * 4), xs16 = home.scratch('xs16', n * nb * 8);
           home.args([w.layout, xp, inF, n, inF, s.ptr, s.rows, op, ostride, chunk, xq, xd, xs8, xs16]);
-          this.run(home, 'matmulQuant', n * s.rows * inF / 64);
+          this.run(home, 'matmulQuant', n * s.rows * inF / 16);
         } else {
           home.threadScratch(threads, PANEL * inF * 4);
           home.args([w.layout, xp, inF, n, inF, s.ptr, s.rows, op, ostride, chunk], [w.f16Scale]);
-          this.run(home, 'matmulFloat', n * s.rows * inF / 64);
+          this.run(home, 'matmulFloat', n * s.rows * inF / 16);
         }
       });
       if (!direct) {
@@ -280,7 +284,7 @@ export class CpuBackend implements Backend {
   }
 
   geluMul(out: Tensor, gate: Tensor, up: Tensor, rows: number): void {
-    this.elementwise('geluMul', out, gate, up, rows, 8);
+    this.elementwise('geluMul', out, gate, up, rows, 4);
   }
 
   add(out: Tensor, a: Tensor, b: Tensor, rows: number): void {
@@ -313,7 +317,7 @@ export class CpuBackend implements Backend {
       { t: v, rows: len, read: true, write: false }, { t: o, rows: n, rowOffset: row0, read: false, write: true }], ([qp, kp, vp, op]) => {
       home.threadScratch(this.threads, HEADS_PER_ITEM * len * 4);
       home.args([qp, kp, vp, op, n, startPos, numHeads, numKvHeads, headDim, qt.cols, k.cols, o.cols], [scale]);
-      this.run(home, 'attention', n * numHeads * len * headDim / 8);
+      this.run(home, 'attention', n * numHeads * len * headDim / 2);
     });
   }
 
