@@ -7,7 +7,6 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { convertModel } from '../../src/convert/convert.js';
 import { GemmaError } from '../../src/errors.js';
-import { GgmlType } from '../../src/formats/ggml-types.js';
 import { writeSafetensors } from '../../src/formats/safetensors-writer.js';
 import { hfConfigJson } from '../../src/model/export.js';
 import { canonicalToHf, gemmaTensorSpecs } from '../../src/model/tensor-names.js';
