@@ -19,3 +19,8 @@ export { sample, argmax, SAMPLING_DEFAULTS, type SamplingOptions } from './sampl
 export { Rng } from './sampling/rng.js';
 export { GemmaError } from './errors.js';
 export type { Backend, Tensor, Weight, WeightData } from './backend/types.js';
+export { startServer, type GemmaServer, type ServerOptions } from './server/index.js';
+export { convertModel, type ConvertOptions, type ConvertResult } from './convert/convert.js';
+export { estimateMemory, weightsForType, GEMMA_SHAPES, type MemoryEstimate } from './engine/memory.js';
+export { createCpuBackend, type CpuBackendOptions } from './backend/cpu/index.js';
+export { RefBackend } from './backend/ref/ref-backend.js';
