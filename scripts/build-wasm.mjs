@@ -4,7 +4,7 @@
 // the CPU backend's sources (src/backend/cpu/wasm/, for tests that run the TypeScript) and
 // into dist/backend/cpu/wasm/ (for the compiled package); both load them relative to the
 // module that reads them. Skips the work when the outputs are newer than every source.
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
@@ -40,7 +40,9 @@ for (const v of variants) {
   }
   for (const t of targets) {
     mkdirSync(path.dirname(t), { recursive: true });
-    writeFileSync(t, out['kernels.wasm']);
+    // Written aside and renamed: a test process loading the kernels never sees half a file.
+    writeFileSync(`${t}.${process.pid}.tmp`, out['kernels.wasm']);
+    renameSync(`${t}.${process.pid}.tmp`, t);
   }
   console.log(`build-wasm: ${v.file} (${out['kernels.wasm'].length} bytes)`);
 }

@@ -4,7 +4,7 @@
  * decoding (matvecs), within MODEL_TOLERANCE.
  */
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RefBackend } from '../../src/backend/ref/ref-backend.js';
 import type { Backend } from '../../src/backend/types.js';
 import { createCpuBackend } from '../../src/backend/cpu/index.js';
@@ -14,7 +14,7 @@ import { openCheckpoint } from '../../src/model/checkpoint.js';
 import { GemmaModel } from '../../src/model/gemma.js';
 import { loadWeights } from '../../src/model/weights.js';
 import { randomWeights, tinyConfig, tmpDir, writeTinyGguf } from '../helpers/tiny-models.js';
-import { nerr } from './helpers.js';
+import { buildKernels, nerr } from './helpers.js';
 import { MODEL_TOLERANCE } from './tolerances.js';
 
 async function load(file: string, backend: Backend): Promise<GemmaModel> {
@@ -46,6 +46,7 @@ const K_TYPES = new Set([GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K]);
 const dir = tmpDir();
 const ids = [2, ...Array.from({ length: 48 }, (_, i) => (i * 53 + 17) % 300)];
 const disposers: (() => Promise<void>)[] = [];
+beforeAll(buildKernels);
 afterAll(async () => { for (const d of disposers) await d(); });
 
 describe.each(Object.keys(MODEL_TOLERANCE).map((t) => [ggmlTypeName(Number(t)), Number(t) as GgmlType] as const))(

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { createCpuBackend, type CpuBackendOptions } from '../../src/backend/cpu/index.js';
 import type { Backend } from '../../src/backend/types.js';
@@ -14,10 +16,16 @@ export const CONFIGS: { label: string; o: CpuBackendOptions }[] = [
   { label: '2 threads, 1 MiB memories', o: { threads: 2, minParallelWork: 0, arenaBytes: 1 << 20 } },
 ];
 
+/** Rebuilds the kernels if assembly/ changed since the last build (a no-op otherwise). */
+export function buildKernels(): void {
+  execFileSync(process.execPath, [path.resolve(__dirname, '../../scripts/build-wasm.mjs')], { stdio: 'pipe' });
+}
+
 /** Creates the CONFIGS backends before the file's tests and disposes of them after. */
 export function useBackends(only?: string): Map<string, Backend> {
   const m = new Map<string, Backend>();
   beforeAll(async () => {
+    buildKernels();
     for (const c of CONFIGS) if (!only || c.label === only) m.set(c.label, await createCpuBackend(c.o));
   });
   afterAll(async () => {
