@@ -11,11 +11,8 @@
  * - time to first token (median, max) and per-stream decode speed (median of
  *   (tokens − 1) / (last token − first token)).
  *
- *   npx tsx bench/server.ts [--model bench/.models/gemma-2b-random-q4_0.gguf] [--backend cpu|default]
+ *   npx tsx bench/server.ts [--model bench/.models/gemma-2b-random-q4_0.gguf] [--backend cpu|ref]
  *     [--threads 2] [--clients 1,4,8,16] [--prompt 8] [--tokens 32] [--parallel 16] [--prefill-chunk 64] [--rounds 1]
- *
- * --backend cpu builds the model on the WebAssembly CPU backend (createCpuBackend); default
- * uses whatever loadModel picks.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -40,26 +37,8 @@ const rounds = Number(arg('rounds', '1'));
 /** Child: load the model and serve it on an ephemeral loopback port; prints `READY url`. */
 async function serve(): Promise<void> {
   const { startServer } = await import('../src/server/index.js');
-  let model;
-  if (backendName === 'cpu') {
-    const { createCpuBackend } = await import('../src/backend/cpu/index.js');
-    const { openCheckpoint } = await import('../src/model/checkpoint.js');
-    const { loadWeights } = await import('../src/model/weights.js');
-    const { GemmaModel } = await import('../src/model/gemma.js');
-    const { Model, inspectModel } = await import('../src/engine/model.js');
-    const { loadTokenizer } = await import('../src/tokenizer/load.js');
-    const backend = await createCpuBackend({ threads });
-    const ckpt = await openCheckpoint(modelPath);
-    try {
-      const gemma = new GemmaModel(backend, ckpt.config, await loadWeights(ckpt, backend));
-      model = new Model(gemma, await loadTokenizer(ckpt.tokenizerSource), await inspectModel(modelPath), 1024);
-    } finally {
-      await ckpt.close();
-    }
-  } else {
-    const { loadModel } = await import('../src/engine/model.js');
-    model = await loadModel(modelPath, { threads, contextLength: 1024 });
-  }
+  const { loadModel } = await import('../src/engine/model.js');
+  const model = await loadModel(modelPath, { backend: backendName as 'cpu' | 'ref', threads, contextLength: 1024 });
   const server = await startServer(model, { port: 0, parallel, prefillChunk, maxQueue: 256 });
   process.stdout.write(`READY ${server.url} ${model.backend.name}\n`);
   process.on('SIGTERM', () => void server.close().then(() => model.dispose()).then(() => process.exit(0)));
