@@ -14,6 +14,7 @@ import { readGguf, type GgufFile } from '../formats/gguf.js';
 import { openSafetensorsCheckpoint, SAFETENSORS_INDEX } from '../formats/safetensors-folder.js';
 import type { SafetensorsTensor } from '../formats/safetensors.js';
 import type { ByteSource } from '../formats/source.js';
+import { exists, isGgufFile, statOrThrow } from '../model/checkpoint.js';
 import { configFromGguf, configFromHf, type GemmaConfig } from '../model/config.js';
 import { canonicalToHf, gemmaTensorSpecs, hfToCanonical, type TensorSpec } from '../model/tensor-names.js';
 import { QUANT_FORMATS } from '../quant/index.js';
@@ -56,35 +57,15 @@ export function isDecodable(type: GgmlType): boolean {
   return type === GgmlType.F32 || type === GgmlType.F16 || type === GgmlType.BF16 || QUANT_FORMATS.has(type);
 }
 
-async function exists(p: string): Promise<boolean> {
-  return fs.stat(p).then(() => true, () => false);
-}
-
-async function isGguf(p: string): Promise<boolean> {
-  const fh = await fs.open(p, 'r');
-  try {
-    const b = Buffer.alloc(4);
-    const { bytesRead } = await fh.read(b, 0, 4, 0);
-    return bytesRead === 4 && b.toString('latin1') === 'GGUF';
-  } finally {
-    await fh.close();
-  }
-}
-
 export async function openConvertSource(source: string): Promise<ConvertSource> {
-  let st;
-  try {
-    st = await fs.stat(source);
-  } catch {
-    throw new GemmaError(`no such file or directory: ${source}`);
-  }
+  const st = await statOrThrow(source);
   if (st.isDirectory()) {
     if (await exists(path.join(source, 'config.json'))) return openHf(source, source);
     const ggufs = (await fs.readdir(source)).filter((f) => f.endsWith('.gguf'));
     if (ggufs.length === 1) return openGgufSource(path.join(source, ggufs[0]!));
     throw new GemmaError(`${source}: no config.json in this folder (expected a Hugging Face model folder or a .gguf file)`);
   }
-  if (source.endsWith('.gguf') || (await isGguf(source))) return openGgufSource(source);
+  if (source.endsWith('.gguf') || (await isGgufFile(source))) return openGgufSource(source);
   if (source.endsWith('.safetensors')) {
     const dir = path.dirname(source);
     if (!(await exists(path.join(dir, 'config.json')))) {

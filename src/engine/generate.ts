@@ -104,7 +104,7 @@ export function checkGenerateOptions(o: GenerateOptions): void {
 }
 
 /** Describes tokens for `logprobs` (text as decoded alone, UTF-8 bytes). */
-class TokenDescriber {
+export class TokenDescriber {
   private readonly utf8 = new TextEncoder();
   constructor(private readonly tokenizer: Tokenizer) {}
 

@@ -26,10 +26,10 @@ import { GemmaError } from '../errors.js';
 import { GemmaModel, type BatchItem } from '../model/gemma.js';
 import { KvCache } from '../model/kv-cache.js';
 import { Rng, randomSeed } from '../sampling/rng.js';
-import { logSoftmaxNormalizer, resolveSampling, sample, topEntries, type ResolvedSampling } from '../sampling/sampler.js';
+import { resolveSampling, sample, type ResolvedSampling } from '../sampling/sampler.js';
 import type { StreamDecoder, Tokenizer } from '../tokenizer/types.js';
-import { checkGenerateOptions, DEFAULT_MAX_TOKENS, StopMatcher, yieldToEventLoop } from './generate.js';
-import type { FinishReason, GenerateOptions, GenerateResult, StreamChunk, TokenLogprob, TopLogprob } from './types.js';
+import { checkGenerateOptions, DEFAULT_MAX_TOKENS, StopMatcher, TokenDescriber, yieldToEventLoop } from './generate.js';
+import type { FinishReason, GenerateOptions, GenerateResult, StreamChunk, TokenLogprob } from './types.js';
 
 /** What the scheduler needs from a loaded model (a `Model` has all three). */
 export interface SchedulerHost {
@@ -88,26 +88,6 @@ export interface SchedulerStats {
   queued: number;
 }
 
-/** Describes tokens for `logprobs`, as generateTokens does (text decoded alone, UTF-8 bytes). */
-class TokenDescriber {
-  private readonly utf8 = new TextEncoder();
-  constructor(private readonly tokenizer: Tokenizer) {}
-
-  describe(id: number, logprob: number): TopLogprob {
-    if (id >= this.tokenizer.vocabSize) return { token: id, text: '', bytes: [], logprob };
-    const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(this.tokenizer.idToPiece(id));
-    const text = this.tokenizer.decode([id]);
-    return { token: id, text, bytes: m ? [parseInt(m[1], 16)] : [...this.utf8.encode(text)], logprob };
-  }
-
-  entry(logits: Float32Array, token: number, n: number): TokenLogprob {
-    const norm = logSoftmaxNormalizer(logits);
-    return {
-      ...this.describe(token, logits[token] - norm),
-      topLogprobs: topEntries(logits, n).map((e) => this.describe(e.id, e.logit - norm)),
-    };
-  }
-}
 
 interface Slot {
   readonly cache: KvCache;

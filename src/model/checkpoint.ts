@@ -42,7 +42,7 @@ export interface Checkpoint {
 
 const SAFETENSORS_DTYPES: Record<string, GgmlType> = { F32: GgmlType.F32, F16: GgmlType.F16, BF16: GgmlType.BF16 };
 
-async function statOrThrow(p: string) {
+export async function statOrThrow(p: string) {
   try {
     return await fs.stat(p);
   } catch {
@@ -50,11 +50,12 @@ async function statOrThrow(p: string) {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
+export async function exists(p: string): Promise<boolean> {
   return fs.stat(p).then(() => true, () => false);
 }
 
-async function isGgufFile(p: string): Promise<boolean> {
+/** True when the file starts with the GGUF magic. */
+export async function isGgufFile(p: string): Promise<boolean> {
   const fh = await fs.open(p, 'r');
   try {
     const b = Buffer.alloc(4);
