@@ -14,7 +14,7 @@ import { readGguf, type GgufFile } from '../formats/gguf.js';
 import { openSafetensorsCheckpoint, SAFETENSORS_INDEX } from '../formats/safetensors-folder.js';
 import type { SafetensorsTensor } from '../formats/safetensors.js';
 import type { ByteSource } from '../formats/source.js';
-import { exists, isGgufFile, statOrThrow } from '../model/checkpoint.js';
+import { exists, resolveCheckpointPath } from '../model/checkpoint.js';
 import { configFromGguf, configFromHf, type GemmaConfig } from '../model/config.js';
 import { canonicalToHf, gemmaTensorSpecs, hfToCanonical, type TensorSpec } from '../model/tensor-names.js';
 import { QUANT_FORMATS } from '../quant/index.js';
@@ -58,22 +58,8 @@ export function isDecodable(type: GgmlType): boolean {
 }
 
 export async function openConvertSource(source: string): Promise<ConvertSource> {
-  const st = await statOrThrow(source);
-  if (st.isDirectory()) {
-    if (await exists(path.join(source, 'config.json'))) return openHf(source, source);
-    const ggufs = (await fs.readdir(source)).filter((f) => f.endsWith('.gguf'));
-    if (ggufs.length === 1) return openGgufSource(path.join(source, ggufs[0]!));
-    throw new GemmaError(`${source}: no config.json in this folder (expected a Hugging Face model folder or a .gguf file)`);
-  }
-  if (source.endsWith('.gguf') || (await isGgufFile(source))) return openGgufSource(source);
-  if (source.endsWith('.safetensors')) {
-    const dir = path.dirname(source);
-    if (!(await exists(path.join(dir, 'config.json')))) {
-      throw new GemmaError(`${source}: no config.json next to this .safetensors file (needed for the model's hyper-parameters)`);
-    }
-    return openHf(dir, source);
-  }
-  throw new GemmaError(`${source}: not a model (expected a Hugging Face folder, a .safetensors file or a .gguf file)`);
+  const p = await resolveCheckpointPath(source);
+  return p.kind === 'gguf' ? openGgufSource(p.file) : openHf(p.dir, p.weightsPath);
 }
 
 /** `model-00002-of-00003.safetensors` style names must form a complete set. */

@@ -66,23 +66,35 @@ export async function isGgufFile(p: string): Promise<boolean> {
   }
 }
 
-export async function openCheckpoint(source: string): Promise<Checkpoint> {
+/** What a user's model path points at, before anything is parsed. */
+export type CheckpointPath = { kind: 'hf'; dir: string; weightsPath: string } | { kind: 'gguf'; file: string };
+
+/**
+ * Resolves a model path: an HF folder (config.json), a folder holding one .gguf, a .gguf file (by
+ * name or magic), or a .safetensors file with config.json beside it.
+ */
+export async function resolveCheckpointPath(source: string): Promise<CheckpointPath> {
   const st = await statOrThrow(source);
   if (st.isDirectory()) {
-    if (await exists(path.join(source, 'config.json'))) return openHf(source, source);
+    if (await exists(path.join(source, 'config.json'))) return { kind: 'hf', dir: source, weightsPath: source };
     const ggufs = (await fs.readdir(source)).filter((f) => f.endsWith('.gguf'));
-    if (ggufs.length === 1) return openGguf(path.join(source, ggufs[0]));
+    if (ggufs.length === 1) return { kind: 'gguf', file: path.join(source, ggufs[0]) };
     throw new GemmaError(`${source}: directory has no config.json (expected a Hugging Face model folder, or pass a .gguf file)`);
   }
-  if (source.endsWith('.gguf') || (await isGgufFile(source))) return openGguf(source);
+  if (source.endsWith('.gguf') || (await isGgufFile(source))) return { kind: 'gguf', file: source };
   if (source.endsWith('.safetensors')) {
     const dir = path.dirname(source);
     if (!(await exists(path.join(dir, 'config.json')))) {
       throw new GemmaError(`${source}: no config.json next to this .safetensors file (needed for the model's hyper-parameters)`);
     }
-    return openHf(dir, source);
+    return { kind: 'hf', dir, weightsPath: source };
   }
   throw new GemmaError(`${source}: not a model (expected a Hugging Face folder, a .safetensors file or a .gguf file)`);
+}
+
+export async function openCheckpoint(source: string): Promise<Checkpoint> {
+  const p = await resolveCheckpointPath(source);
+  return p.kind === 'gguf' ? openGguf(p.file) : openHf(p.dir, p.weightsPath);
 }
 
 async function openHf(dir: string, weightsPath: string): Promise<Checkpoint> {
