@@ -1,22 +1,14 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { createDemoModel } from '../../src/engine/demo.js';
 import { TINY_MQA } from '../helpers/goldens.js';
 import { tmpDir } from '../helpers/tiny-models.js';
+import { runCli } from '../helpers/cli.js';
 
-async function run(argv: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough(), stderr = new PassThrough();
-  let out = '', err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(argv, { stdout, stderr, stdin: Readable.from([stdin]) });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('gemma CLI', () => {
   let demo: string;

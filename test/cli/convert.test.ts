@@ -1,20 +1,12 @@
 /** `gemma convert`: usage, the summary line, the bundled-vocabulary warning, one-line errors. */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { createDemoModel } from '../../src/engine/demo.js';
 import { tmpDir } from '../helpers/tiny-models.js';
+import { runCli } from '../helpers/cli.js';
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough(), stderr = new PassThrough();
-  let out = '', err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(argv, { stdout, stderr, stdin: Readable.from(['']) });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('gemma convert', () => {
   const dir = tmpDir('gemma-cli-convert-');

@@ -4,24 +4,16 @@
  * (Peak RSS against these numbers at 2B shape: bench/mem.ts, reported in bench/README.md.)
  */
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { convertModel } from '../../src/convert/convert.js';
 import { estimateMemory, GEMMA_SHAPES, kvCacheBytes, kvCapacities, memoryWarning, weightsForType, weightsOfTensors } from '../../src/engine/memory.js';
 import { loadModel } from '../../src/engine/model.js';
 import { openCheckpoint } from '../../src/model/checkpoint.js';
 import { randomWeights, tinyConfig, tmpDir } from '../helpers/tiny-models.js';
 import { writeHfModel } from '../convert/helpers.js';
+import { runCli } from '../helpers/cli.js';
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough(), stderr = new PassThrough();
-  let out = '', err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(argv, { stdout, stderr, stdin: Readable.from(['']) });
-  return { code, out, err };
-}
+const run = runCli;
 
 const MiB = 2 ** 20, GiB = 2 ** 30;
 

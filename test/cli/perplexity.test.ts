@@ -1,21 +1,13 @@
 /** `gemma perplexity` on the demo model (real tokenizer): llama.cpp's output format and figures. */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { createDemoModel } from '../../src/engine/demo.js';
 import { loadModel } from '../../src/engine/model.js';
 import { tmpDir } from '../helpers/tiny-models.js';
+import { runCli } from '../helpers/cli.js';
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough(), stderr = new PassThrough();
-  let out = '', err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(argv, { stdout, stderr, stdin: Readable.from(['']) });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('gemma perplexity', () => {
   let demo: string, text: string;
