@@ -1,12 +1,13 @@
 /**
  * Full-model benchmark (not a test): a Gemma-2B-shaped GGUF with random weights (written once
  * into bench/.models/) is run by our engine (GemmaModel + Session on the CPU backend) and by
- * llama.cpp (node-llama-cpp, CPU, same thread count): one evaluation of a 128-token prompt,
- * then 128 greedy decode steps of one token each. Each run is a fresh child process (so peak
- * RSS is that engine's alone and no idle threads of the other engine compete); engines
- * alternate, the first round is a warm-up, medians are reported.
+ * llama.cpp (node-llama-cpp, CPU, same thread count). Each run evaluates a prompt of every
+ * `--prompt` length (default 128 and 512 tokens) as one evaluation in an empty context, and
+ * continues the first of them with `--decode` greedy steps of one token each. Each run is a
+ * fresh child process (so peak RSS is that engine's alone and no idle threads of the other
+ * engine compete); engines alternate, the first round is a warm-up, medians are reported.
  *
- *   npx tsx bench/model.ts [--types Q4_0,Q8_0] [--threads 2] [--rounds 4] [--prompt 128] [--decode 128]
+ *   npx tsx bench/model.ts [--types Q4_0,Q8_0] [--threads 2] [--rounds 4] [--prompt 128,512] [--decode 128]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync } from 'node:fs';
@@ -23,16 +24,24 @@ const arg = (name: string, fallback: string): string => {
   return i >= 0 ? process.argv[i + 1] : fallback;
 };
 const threads = Number(arg('threads', '2'));
-const promptLen = Number(arg('prompt', '128'));
+const promptLens = arg('prompt', '128,512').split(',').map(Number);
 const decodeLen = Number(arg('decode', '128'));
+if (!promptLens.every((n) => Number.isInteger(n) && n >= 2) || !(Number.isInteger(decodeLen) && decodeLen >= 1)) {
+  throw new Error('--prompt takes comma-separated lengths of at least 2 tokens, --decode a positive count');
+}
+const maxPrompt = Math.max(...promptLens);
+/** Context for every run: room for the longest prompt followed by the decode steps. */
+const contextLen = maxPrompt + decodeLen + 1;
 
 const GEMMA_2B: GemmaConfig = {
   vocabSize: 256000, hiddenSize: 2048, intermediateSize: 16384, numLayers: 18, numHeads: 8, numKvHeads: 1,
   headDim: 256, contextLength: 8192, rmsNormEps: 1e-6, ropeTheta: 10000,
 };
-const prompt = Array.from({ length: promptLen }, (_, i) => (i === 0 ? 2 : 1000 + ((i * 7919) % 200000)));
+/** Prompt of the longest length; shorter prompts are its prefixes. */
+const prompt = Array.from({ length: maxPrompt }, (_, i) => (i === 0 ? 2 : 1000 + ((i * 7919) % 200000)));
 
-interface Result { engine: string; loadS: number; promptTps: number; decodeTps: number; rssGiB: number }
+/** `promptTps[i]`: tokens per second of a `promptLens[i]`-token prompt. */
+interface Result { engine: string; loadS: number; promptTps: number[]; decodeTps: number; rssGiB: number }
 
 async function runOurs(file: string): Promise<Omit<Result, 'engine'>> {
   const { createCpuBackend } = await import('../src/backend/cpu/index.js');
@@ -51,14 +60,20 @@ async function runOurs(file: string): Promise<Omit<Result, 'engine'>> {
   await warm.eval(prompt.slice(0, 16));
   for (let i = 0; i < 4; i++) await warm.eval([3 + i]);
   warm.dispose();
-  const s = new Session(model, promptLen + decodeLen + 1);
-  let t = performance.now();
-  let logits = await s.eval(prompt);
-  const promptTps = promptLen / ((performance.now() - t) / 1000);
-  t = performance.now();
-  for (let i = 0; i < decodeLen; i++) logits = await s.eval([argmax(logits)]);
-  const decodeTps = decodeLen / ((performance.now() - t) / 1000);
-  s.dispose();
+  const promptTps: number[] = [];
+  let decodeTps = 0;
+  for (const [k, len] of promptLens.entries()) {
+    const s = new Session(model, contextLen);
+    let t = performance.now();
+    let logits = await s.eval(prompt.slice(0, len));
+    promptTps.push(len / ((performance.now() - t) / 1000));
+    if (k === 0) {
+      t = performance.now();
+      for (let i = 0; i < decodeLen; i++) logits = await s.eval([argmax(logits)]);
+      decodeTps = decodeLen / ((performance.now() - t) / 1000);
+    }
+    s.dispose();
+  }
   await backend.dispose();
   return { loadS, promptTps, decodeTps, rssGiB: process.resourceUsage().maxRSS / 2 ** 20 };
 }
@@ -68,22 +83,32 @@ async function runLlama(file: string): Promise<Omit<Result, 'engine'>> {
   const t0 = performance.now();
   const llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, maxThreads: threads, logLevel: 'error' as never });
   const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
-  const context = await model.createContext({ contextSize: 512, batchSize: 512, sequences: 1, threads, flashAttention: false });
+  // One context for every prompt (cleared in between), a batch as large as the longest prompt
+  // (at least llama.cpp's default 512) so that each prompt is one evaluation.
+  const contextSize = Math.ceil(contextLen / 256) * 256;
+  const batchSize = Math.max(512, maxPrompt);
+  const context = await model.createContext({ contextSize, batchSize, sequences: 1, threads, flashAttention: false });
   const loadS = (performance.now() - t0) / 1000;
   const seq = context.getSequence();
   type Token = Parameters<typeof seq.evaluate>[0][number];
   const toks = prompt as Token[];
   await seq.evaluateWithoutGeneratingNewTokens(toks.slice(0, 16));
-  await seq.clearHistory();
-  let t = performance.now();
-  await seq.evaluateWithoutGeneratingNewTokens(toks.slice(0, -1));
-  const gen = seq.evaluate([toks[toks.length - 1]], { temperature: 0 });
-  await gen.next();
-  const promptTps = promptLen / ((performance.now() - t) / 1000);
-  t = performance.now();
-  for (let i = 0; i < decodeLen; i++) await gen.next();
-  const decodeTps = decodeLen / ((performance.now() - t) / 1000);
-  await gen.return();
+  const promptTps: number[] = [];
+  let decodeTps = 0;
+  for (const [k, len] of promptLens.entries()) {
+    await seq.clearHistory();
+    let t = performance.now();
+    await seq.evaluateWithoutGeneratingNewTokens(toks.slice(0, len - 1));
+    const gen = seq.evaluate([toks[len - 1]], { temperature: 0 });
+    await gen.next();
+    promptTps.push(len / ((performance.now() - t) / 1000));
+    if (k === 0) {
+      t = performance.now();
+      for (let i = 0; i < decodeLen; i++) await gen.next();
+      decodeTps = decodeLen / ((performance.now() - t) / 1000);
+    }
+    await gen.return();
+  }
   await context.dispose();
   await model.dispose();
   return { loadS, promptTps, decodeTps, rssGiB: process.resourceUsage().maxRSS / 2 ** 20 };
@@ -114,15 +139,17 @@ async function main(): Promise<void> {
   const types = arg('types', 'Q4_0,Q8_0').split(',').map((n) => GgmlType[n as keyof typeof GgmlType]);
   const rounds = Number(arg('rounds', '4'));
   const self = fileURLToPath(import.meta.url);
-  console.log(`Gemma-2B shape, random weights; ${threads} threads; prompt ${promptLen}, decode ${decodeLen}; ${rounds} rounds after a warm-up, medians`);
-  console.log('type  engine     load s  prompt tok/s  decode tok/s  peak RSS GiB');
+  console.log(`Gemma-2B shape, random weights; ${threads} threads; prompts ${promptLens.join(', ')}, decode ${decodeLen} `
+    + `after the ${promptLens[0]}-token prompt; ${rounds} rounds after a warm-up, medians`);
+  const promptCols = promptLens.map((n) => `prompt ${n} tok/s`);
+  console.log(['type ', 'engine    ', 'load s', ...promptCols, 'decode tok/s', 'peak RSS GiB'].join('  '));
   for (const type of types) {
     const file = await modelFile(type);
     const results: Result[] = [];
     for (let r = 0; r <= rounds; r++) {
       for (const engine of ['ours', 'llama.cpp']) {
         const p = spawnSync(process.execPath, [...process.execArgv, self, '--child', engine, '--file', file,
-          '--threads', String(threads), '--prompt', String(promptLen), '--decode', String(decodeLen)],
+          '--threads', String(threads), '--prompt', promptLens.join(','), '--decode', String(decodeLen)],
         { encoding: 'utf8', env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' }, maxBuffer: 1 << 24 });
         const line = p.stdout.split('\n').find((l) => l.startsWith('RESULT '));
         if (!line) throw new Error(`${engine} run failed:\n${p.stdout}\n${p.stderr}`);
@@ -131,13 +158,17 @@ async function main(): Promise<void> {
     }
     const rows = ['ours', 'llama.cpp'].map((engine) => {
       const rs = results.filter((x) => x.engine === engine);
-      return { engine, loadS: median(rs.map((x) => x.loadS)), promptTps: median(rs.map((x) => x.promptTps)),
+      return { engine, loadS: median(rs.map((x) => x.loadS)), promptTps: promptLens.map((_, k) => median(rs.map((x) => x.promptTps[k]))),
         decodeTps: median(rs.map((x) => x.decodeTps)), rssGiB: Math.max(...rs.map((x) => x.rssGiB)) };
     });
     for (const x of rows) {
-      console.log(`${GgmlType[type].padEnd(5)} ${x.engine.padEnd(10)} ${x.loadS.toFixed(1).padStart(6)} ${x.promptTps.toFixed(1).padStart(13)} ${x.decodeTps.toFixed(1).padStart(13)} ${x.rssGiB.toFixed(2).padStart(13)}`);
+      console.log([GgmlType[type].padEnd(5), x.engine.padEnd(10), x.loadS.toFixed(1).padStart(6),
+        ...x.promptTps.map((v, k) => v.toFixed(1).padStart(promptCols[k].length)), x.decodeTps.toFixed(1).padStart(12),
+        x.rssGiB.toFixed(2).padStart(12)].join('  '));
     }
-    console.log(`${GgmlType[type].padEnd(5)} ours/llama.cpp: prompt ${(rows[0].promptTps / rows[1].promptTps).toFixed(2)}×, decode ${(rows[0].decodeTps / rows[1].decodeTps).toFixed(2)}×`);
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+    console.log(`${GgmlType[type].padEnd(5)}  ours/llama.cpp: ${promptLens.map((n, k) => `prompt ${n} ${ratio(rows[0].promptTps[k], rows[1].promptTps[k])}`).join(', ')}, `
+      + `decode ${ratio(rows[0].decodeTps, rows[1].decodeTps)}`);
   }
 }
 
