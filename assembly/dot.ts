@@ -6,6 +6,7 @@
 
 import { CONSTS } from './sync';
 import { fma, hsum, F16_RESCALE } from './simd';
+import { keep, touch } from './ahead';
 
 /** Constants of the kernels (see init in index.ts). */
 export const C_NIBBLE: usize = CONSTS; // i8x16 0x0f
@@ -46,10 +47,17 @@ export function initConsts(): void {
   return v128.or(r, v128.and(e, v128.load(C_SIGN)));
 }
 
-/** Four float16 scales at `p` as float32. */
+/**
+ * Four float16 scales at `p` as float32. With `exact` (the weight has subnormal scales, see
+ * repack in quantize.ts) through halfToFloat4; otherwise the bits shift into float32 position
+ * (exponent bias 15 → 127, a factor 2^−112 that the multiply by 2^112 undoes exactly): 4
+ * instructions instead of ~13, and exact for every normal float16 and zero.
+ */
 // @ts-ignore: decorator
-@inline function scales4(p: usize): v128 {
-  return halfToFloat4(v128.load64_zero(p));
+@inline function scales4(p: usize, exact: bool, mask: v128, rescale: v128): v128 {
+  const v = v128.load64_zero(p);
+  if (exact) return halfToFloat4(v);
+  return f32x4.mul(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), mask), rescale);
 }
 
 /** The float16 at `p` as float32 in all four lanes. */
@@ -90,13 +98,16 @@ export function initConsts(): void {
   return i32x4.add(dotI8(v128.load(w), v128.load(x)), dotI8(v128.load(w, 16), v128.load(x, 16)));
 }
 
-/** Row of a repacked Q8_0 weight (see quantize.ts) · quantized activation row. */
-export function dotQ8(w: usize, xq: usize, xd: usize, K: i32): f32 {
+/** Row of a repacked Q8_0 weight (see quantize.ts) · quantized activation row; `exact` as for scales4. */
+export function dotQ8(w: usize, xq: usize, xd: usize, K: i32, exact: bool): f32 {
   const nb = K >> 5, G = nb >> 2;
+  const mask = v128.load(C_F16MASK), rescale = v128.load(C_F16SCALE);
   let acc = f32x4.splat(0);
+  let tk: i32 = 0;
   for (let g = 0; g < G; g++) {
+    tk += touch(w) + touch(w + 64) + touch(w + 128);
     const s = reduce4(blockQ8(w + 8, xq), blockQ8(w + 40, xq + 32), blockQ8(w + 72, xq + 64), blockQ8(w + 104, xq + 96));
-    acc = fma(f32x4.convert_i32x4_s(s), f32x4.mul(scales4(w), v128.load(xd)), acc);
+    acc = fma(f32x4.convert_i32x4_s(s), f32x4.mul(scales4(w, exact, mask, rescale), v128.load(xd)), acc);
     w += 136; xq += 128; xd += 16;
   }
   for (let b = G << 2; b < nb; b++) {
@@ -104,6 +115,7 @@ export function dotQ8(w: usize, xq: usize, xd: usize, K: i32): f32 {
     acc = fma(f32x4.convert_i32x4_s(blockQ8(w + 2, xq)), c, acc);
     w += 34; xq += 32; xd += 4;
   }
+  keep(tk);
   return hsum(acc);
 }
 
@@ -127,13 +139,17 @@ export function dotQ8(w: usize, xq: usize, xd: usize, K: i32): f32 {
 
 /**
  * A repacked Q4_0 row pair (see quantize.ts) · quantized activation row; the results go to
- * out and out + ostep (the second only when `both`). xs holds 8·Σq per activation block.
+ * out and out + ostep (the second only when `both`). xs holds 8·Σq per activation block;
+ * `exact` as for scales4.
  */
-export function dotQ4Pair(w: usize, xq: usize, xd: usize, xs: usize, K: i32, out: usize, ostep: usize, both: bool): void {
+export function dotQ4Pair(w: usize, xq: usize, xd: usize, xs: usize, K: i32, out: usize, ostep: usize, both: bool, exact: bool): void {
   const nb = K >> 5, G = nb >> 2;
+  const mask = v128.load(C_F16MASK), rescale = v128.load(C_F16SCALE);
   const k15 = v128.load(C_NIBBLE);
   let accA = f32x4.splat(0), accB = f32x4.splat(0);
+  let tk: i32 = 0;
   for (let g = 0; g < G; g++) {
+    tk += touch(w) + touch(w + 64) + touch(w + 128);
     let x0 = v128.load(xq), x1 = v128.load(xq, 16);
     let a0 = blockQ4(v128.load(w, 16), x0, x1, k15), b0 = blockQ4(v128.load(w, 80), x0, x1, k15);
     x0 = v128.load(xq, 32); x1 = v128.load(xq, 48);
@@ -149,8 +165,8 @@ export function dotQ4Pair(w: usize, xq: usize, xd: usize, xs: usize, K: i32, out
       sB = i32x4.sub(sB, n);
     }
     const dx = v128.load(xd);
-    accA = fma(f32x4.convert_i32x4_s(sA), f32x4.mul(scales4(w), dx), accA);
-    accB = fma(f32x4.convert_i32x4_s(sB), f32x4.mul(scales4(w + 8), dx), accB);
+    accA = fma(f32x4.convert_i32x4_s(sA), f32x4.mul(scales4(w, exact, mask, rescale), dx), accA);
+    accB = fma(f32x4.convert_i32x4_s(sB), f32x4.mul(scales4(w + 8, exact, mask, rescale), dx), accB);
     w += 144; xq += 128; xd += 16; xs += 16;
   }
   const t = nb - (G << 2);
@@ -169,6 +185,7 @@ export function dotQ4Pair(w: usize, xq: usize, xd: usize, xs: usize, K: i32, out
     accB = fma(f32x4.convert_i32x4_s(sB), f32x4.mul(scale1(w + (<usize>(t + j) << 1)), dx), accB);
     xq += 32; xd += 4; xs += 4;
   }
+  keep(tk);
   store<f32>(out, hsum(accA));
   if (both) store<f32>(out + ostep, hsum(accB));
 }

@@ -5,6 +5,7 @@
 
 import { fma, hsum } from './simd';
 import { scale1, C_NIBBLE } from './dot';
+import { keep, touch } from './ahead';
 
 // @ts-ignore: decorator
 @inline function reduce4(a: v128, b: v128, c: v128, d: v128): v128 {
@@ -41,7 +42,9 @@ export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 
   const nsb = K >> 8;
   const k15 = v128.load(C_NIBBLE);
   let acc = f32x4.splat(0), accm = f32x4.splat(0);
+  let tk: i32 = 0;
   for (let sb = 0; sb < nsb; sb++) {
+    tk += touch(w) + touch(w + 64) + touch(w + 128);
     const u0 = load<u32>(w, 4), u1 = load<u32>(w, 8), u2 = load<u32>(w, 12);
     const t3 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
     const t1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
@@ -67,6 +70,7 @@ export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 
     accm = fma(f32x4.convert_i32x4_s(v128.load(xs8, 16)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(m16)), f32x4.mul(dm, dxh)), accm);
     w += 144; xq += 256; xd += 32; xs8 += 32;
   }
+  keep(tk);
   return hsum(f32x4.sub(acc, accm));
 }
 
@@ -78,7 +82,9 @@ export function dotQ5K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 
   const nsb = K >> 8;
   const k15 = v128.load(C_NIBBLE), k16 = i8x16.splat(0x10);
   let acc = f32x4.splat(0), accm = f32x4.splat(0);
+  let tk: i32 = 0;
   for (let sb = 0; sb < nsb; sb++) {
+    tk += touch(w) + touch(w + 64) + touch(w + 128);
     const u0 = load<u32>(w, 4), u1 = load<u32>(w, 8), u2 = load<u32>(w, 12);
     const t3 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
     const t1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
@@ -112,6 +118,7 @@ export function dotQ5K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 
     accm = fma(f32x4.convert_i32x4_s(v128.load(xs8, 16)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(m16)), f32x4.mul(dm, dxh)), accm);
     w += 176; xq += 256; xd += 32; xs8 += 32;
   }
+  keep(tk);
   return hsum(f32x4.sub(acc, accm));
 }
 
@@ -125,7 +132,9 @@ export function dotQ6K(w: usize, xq: usize, xd: usize, xs16: usize, K: i32): f32
   const k15 = v128.load(C_NIBBLE);
   const k30 = i8x16.splat(0x30);
   let acc = f32x4.splat(0);
+  let tk: i32 = 0;
   for (let sb = 0; sb < nsb; sb++) {
+    tk += touch(w) + touch(w + 64) + touch(w + 128) + touch(w + 192);
     const d = scale1(w + 208);
     const scv = v128.load(w + 192);
     const sl = i16x8.extend_low_i8x16_s(scv), sh = i16x8.extend_high_i8x16_s(scv);
@@ -155,5 +164,6 @@ export function dotQ6K(w: usize, xq: usize, xd: usize, xs16: usize, K: i32): f32
     }
     w += 210; xq += 256; xd += 32; xs16 += 64;
   }
+  keep(tk);
   return hsum(acc);
 }

@@ -5,6 +5,7 @@
 
 import { f16, fma, hsum } from './simd';
 import { C_NIBBLE } from './dot';
+import { keep, touch } from './ahead';
 
 /** Σ u·s over 2 × 16 bytes, u in 0..31 (a valid 7-bit operand), s signed: four i32 partial sums. */
 // @ts-ignore: decorator
@@ -41,7 +42,10 @@ export function dotLegacy(type: i32, w: usize, xq: usize, xd: usize, xs8: usize,
   const qo: usize = type == 3 ? 4 : type == 6 ? 6 : 8;
   let acc = f32x4.splat(0);
   let off: f32 = 0;
+  let tk: i32 = 0;
   for (let b = 0; b < nb; b++) {
+    // One touch per block (20–24 bytes): every line is touched, most of them three times.
+    tk += touch(w);
     const q = v128.load(w + qo);
     let lo = v128.and(q, k15), hi = v128.and(i16x8.shr_u(q, 4), k15);
     if (type != 3) {
@@ -56,5 +60,6 @@ export function dotLegacy(type: i32, w: usize, xq: usize, xd: usize, xs8: usize,
     off += type == 6 ? <f32>-16 * d * sx : f16(load<u16>(w + 2)) * sx;
     w += bs; xq += 32; xd += 4; xs8 += 4;
   }
+  keep(tk);
   return hsum(acc) + off;
 }

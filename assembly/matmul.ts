@@ -15,15 +15,17 @@ import { dotQ4Pair, dotQ8, C_F16MASK } from './dot';
 import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0X4X2, Q4_K, Q5_K, Q6_K, Q8_0X4 } from './dequant';
 import { dotQ4K, dotQ5K, dotQ6K } from './kquant';
 import { dotLegacy } from './legacy';
+import { aheadRange, keep, touch } from './ahead';
 
 // Four accumulators: one float32 FMA chain per 16 bytes would leave the loop waiting on FMA
 // latency (and with fewer loads in flight, memory bandwidth drops by half).
 
 function dotF32(w: usize, x: usize, K: i32): f32 {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let j = 0;
+  let j = 0, tk: i32 = 0;
   for (; j + 16 <= K; j += 16) {
     const o = <usize>j << 2;
+    tk += touch(w + o);
     a0 = fma(v128.load(w + o), v128.load(x + o), a0);
     a1 = fma(v128.load(w + o, 16), v128.load(x + o, 16), a1);
     a2 = fma(v128.load(w + o, 32), v128.load(x + o, 32), a2);
@@ -31,6 +33,7 @@ function dotF32(w: usize, x: usize, K: i32): f32 {
   }
   let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
   for (; j < K; j++) s += load<f32>(w + (<usize>j << 2)) * load<f32>(x + (<usize>j << 2));
+  keep(tk);
   return s;
 }
 
@@ -47,8 +50,9 @@ function dotF32(w: usize, x: usize, K: i32): f32 {
 function dotF16(w: usize, x: usize, K: i32): f32 {
   const mask = v128.load(C_F16MASK), k = f32x4.splat(getF16WeightScale());
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let j = 0;
+  let j = 0, tk: i32 = 0;
   for (; j + 16 <= K; j += 16) {
+    tk += touch(w + (<usize>j << 1));
     const v = v128.load(w + (<usize>j << 1)), u = v128.load(w + (<usize>j << 1), 16);
     const o = <usize>j << 2;
     a0 = fma(cvtLo(v, mask, k), v128.load(x + o), a0);
@@ -60,6 +64,7 @@ function dotF16(w: usize, x: usize, K: i32): f32 {
   for (; j < K; j++) {
     s += f16w(load<u16>(w + (<usize>j << 1))) * load<f32>(x + (<usize>j << 2));
   }
+  keep(tk);
   return s;
 }
 
@@ -71,8 +76,9 @@ function dotF16(w: usize, x: usize, K: i32): f32 {
 function dotF16Prescaled(w: usize, xs: usize, K: i32): f32 {
   const mask = v128.load(C_F16MASK);
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let j = 0;
+  let j = 0, tk: i32 = 0;
   for (; j + 16 <= K; j += 16) {
+    tk += touch(w + (<usize>j << 1));
     const v = v128.load(w + (<usize>j << 1)), u = v128.load(w + (<usize>j << 1), 16);
     const o = <usize>j << 2;
     a0 = fma(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), mask), v128.load(xs + o), a0);
@@ -82,6 +88,7 @@ function dotF16Prescaled(w: usize, xs: usize, K: i32): f32 {
   }
   let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
   for (; j < K; j++) s += reinterpret<f32>(<u32>(load<u16>(w + (<usize>j << 1)) & 0x7fff) << 13 | (<u32>(load<u16>(w + (<usize>j << 1)) & 0x8000) << 16)) * load<f32>(xs + (<usize>j << 2));
+  keep(tk);
   return s;
 }
 
@@ -109,8 +116,9 @@ function prescale(x: usize, xs: usize, K: i32, k: f32): bool {
 
 function dotBF16(w: usize, x: usize, K: i32): f32 {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let j = 0;
+  let j = 0, tk: i32 = 0;
   for (; j + 16 <= K; j += 16) {
+    tk += touch(w + (<usize>j << 1));
     const v = v128.load(w + (<usize>j << 1)), u = v128.load(w + (<usize>j << 1), 16);
     const o = <usize>j << 2;
     a0 = fma(i32x4.shl(i32x4.extend_low_i16x8_u(v), 16), v128.load(x + o), a0);
@@ -120,6 +128,7 @@ function dotBF16(w: usize, x: usize, K: i32): f32 {
   }
   let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
   for (; j < K; j++) s += reinterpret<f32>(<u32>load<u16>(w + (<usize>j << 1)) << 16) * load<f32>(x + (<usize>j << 2));
+  keep(tk);
   return s;
 }
 
@@ -168,6 +177,7 @@ export function matmulFloat(tid: i32, nt: i32): void {
   const type = iarg(0), x = parg(1), xs = <usize>iarg(2) << 2, n = iarg(3), K = iarg(4);
   const w = parg(5), rows = iarg(6), out = parg(7), os = <usize>iarg(8) << 2, chunk = iarg(9);
   const rb = rowBytes(type, K);
+  aheadRange(w, w + <usize>rows * rb);
   if (n == 1 && (type == F32 || type == F16 || type == BF16)) {
     // Each thread scales its own copy of x: no barrier needed.
     const xs = scratch(tid);
@@ -204,16 +214,19 @@ export function matmulFloat(tid: i32, nt: i32): void {
 
 /**
  * Integer path (Q8_0, Q4_0 repacked; Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K). Args: layout, x,
- * xStride, n, K, w, wRows, out, outStride, chunk, xq, xd, xs8, xs16 (quantized activations).
+ * xStride, n, K, w, wRows, out, outStride, chunk, xq, xd, xs8, xs16 (quantized activations),
+ * exact (a repacked weight with subnormal scales, see dotQ8).
  */
 export function matmulQuant(tid: i32, nt: i32): void {
   const layout = iarg(0), x = parg(1), n = iarg(3), K = iarg(4);
   const w = parg(5), rows = iarg(6), out = parg(7), os = <usize>iarg(8) << 2, chunk = iarg(9);
-  const xq = parg(10), xd = parg(11), xn = parg(12), xh = parg(13);
+  const xq = parg(10), xd = parg(11), xn = parg(12), xh = parg(13), exact = iarg(14) != 0;
   quantizeRows(tid, nt, x, iarg(2), n, K, xq, xd, xn, xh, 1);
   barrier(nt);
   const nb = <usize>(K >> 5);
   const rb = rowBytes(layout, K);
+  // Q4_0 rows are stored in pairs (rb is a pair's bytes).
+  aheadRange(w, w + <usize>(layout == Q4_0X4X2 ? (rows + 1) >> 1 : rows) * rb);
   if (layout != Q4_0X4X2) {
     for (let c = grab(0); c * chunk < rows; c = grab(0)) {
       const end = min(rows, (c + 1) * chunk);
@@ -222,7 +235,7 @@ export function matmulQuant(tid: i32, nt: i32): void {
         for (let t = 0; t < n; t++) {
           const bo = <usize>t * (nb << 2);
           const q = xq + <usize>t * <usize>K;
-          const v = layout == Q8_0X4 ? dotQ8(wr, q, xd + bo, K)
+          const v = layout == Q8_0X4 ? dotQ8(wr, q, xd + bo, K, exact)
             : layout == Q4_K ? dotQ4K(wr, q, xd + bo, xn + bo, K)
             : layout == Q5_K ? dotQ5K(wr, q, xd + bo, xn + bo, K)
             : layout == Q6_K ? dotQ6K(wr, q, xd + bo, xh + (bo << 1), K)
@@ -239,7 +252,7 @@ export function matmulQuant(tid: i32, nt: i32): void {
         const wp = w + <usize>(r >> 1) * rb;
         for (let t = 0; t < n; t++) {
           const xo = <usize>t * (nb << 2);
-          dotQ4Pair(wp, xq + <usize>t * <usize>K, xd + xo, xn + xo, K, out + <usize>t * os + (<usize>r << 2), 4, r + 1 < rows);
+          dotQ4Pair(wp, xq + <usize>t * <usize>K, xd + xo, xn + xo, K, out + <usize>t * os + (<usize>r << 2), 4, r + 1 < rows, exact);
         }
       }
     }

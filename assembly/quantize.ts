@@ -61,8 +61,16 @@ export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i3
  * The four scales convert to float32 in one vector op, the row streams sequentially (the
  * prefetcher's favourite), and a Q4_0 pair shares every activation load.
  */
-export function repackQ8(src: usize, dst: usize, K: i32): void {
+// @ts-ignore: decorator
+@inline function subnormal(h: u16): bool {
+  return (h & 0x7c00) == 0 && (h & 0x3ff) != 0;
+}
+
+/** Returns whether any scale is a float16 subnormal (the kernels then convert exactly, dot.ts scales4). */
+export function repackQ8(src: usize, dst: usize, K: i32): bool {
   const nb = K >> 5, G = nb >> 2;
+  let sub = false;
+  for (let b = 0; b < nb; b++) sub |= subnormal(load<u16>(src + <usize>b * 34));
   for (let g = 0; g < G; g++) {
     const s = src + <usize>g * 136, o = dst + <usize>g * 136;
     for (let b = 0; b < 4; b++) {
@@ -72,11 +80,20 @@ export function repackQ8(src: usize, dst: usize, K: i32): void {
   }
   const done = <usize>G * 136;
   memory.copy(dst + done, src + done, <usize>(nb - (G << 2)) * 34);
+  return sub;
 }
 
-/** Packs rows A (at `a`) and B (at `b`, or zeros when 0) of GGUF Q4_0 into one pair at `dst`. */
-export function repackQ4Pair(a: usize, b: usize, dst: usize, K: i32): void {
+/**
+ * Packs rows A (at `a`) and B (at `b`, or zeros when 0) of GGUF Q4_0 into one pair at `dst`;
+ * returns whether any scale is a float16 subnormal.
+ */
+export function repackQ4Pair(a: usize, b: usize, dst: usize, K: i32): bool {
   const nb = K >> 5, G = nb >> 2, t = nb - (G << 2);
+  let sub = false;
+  for (let j = 0; j < nb; j++) {
+    sub |= subnormal(load<u16>(a + <usize>j * 18));
+    if (b) sub |= subnormal(load<u16>(b + <usize>j * 18));
+  }
   for (let g = 0; g <= G; g++) {
     const cnt = g < G ? 4 : t;
     if (cnt == 0) break;
@@ -95,27 +112,34 @@ export function repackQ4Pair(a: usize, b: usize, dst: usize, K: i32): void {
       }
     }
   }
+  return sub;
 }
 
-/** Repacks `rows` GGUF rows at `src` into `dst` (layout 1: Q8_0, 2: Q4_0), rows shared out by chunks. */
+/** Where repack and f16MaxBits leave their result (in the control area, sync.ts). */
+const RESULT: usize = 240;
+
+/**
+ * Repacks `rows` GGUF rows at `src` into `dst` (layout 1: Q8_0, 2: Q4_0), rows shared out by
+ * chunks; sets RESULT (which the host zeroes first) to 1 if any scale is a float16 subnormal.
+ */
 export function repack(tid: i32, nt: i32, layout: i32, src: usize, dst: usize, rows: i32, K: i32): void {
   const nb = K >> 5;
+  let sub = false;
   if (layout == 1) {
     const rb = <usize>nb * 34;
-    for (let r = grab(0); r < rows; r = grab(0)) repackQ8(src + <usize>r * rb, dst + <usize>r * rb, K);
+    for (let r = grab(0); r < rows; r = grab(0)) sub |= repackQ8(src + <usize>r * rb, dst + <usize>r * rb, K);
   } else {
     const rb = <usize>nb * 18;
     const pairs = (rows + 1) >> 1;
     for (let p = grab(0); p < pairs; p = grab(0)) {
       const ra = p << 1;
-      repackQ4Pair(src + <usize>ra * rb, ra + 1 < rows ? src + <usize>(ra + 1) * rb : 0, dst + <usize>p * 2 * rb, K);
+      sub |= repackQ4Pair(src + <usize>ra * rb, ra + 1 < rows ? src + <usize>(ra + 1) * rb : 0, dst + <usize>p * 2 * rb, K);
     }
   }
+  if (sub) atomic.store<i32>(RESULT, 1);
   barrier(nt);
 }
 
-/** Where f16MaxBits leaves its result (in the control area, sync.ts). */
-const RESULT: usize = 240;
 
 /**
  * Largest |value| bits (sign cleared) over `count` float16 values at `p`; threads combine their

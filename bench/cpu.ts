@@ -8,7 +8,7 @@
  * machine's clock and neighbours swing); medians are reported.
  *
  *   npx tsx bench/cpu.ts [--types F16,Q8_0,Q4_0] [--threads 1,2] [--batch 64] [--rounds 5] [--no-gemm]
- *     [--shapes 2048x2048,16384x2048] [--simd baseline]
+ *     [--shapes 2048x2048,16384x2048] [--simd baseline] [--in-cache]
  *
  * GB/s counts weight bytes streamed per matvec; GFLOP/s counts 2·batch·rows·cols per GEMM.
  */
@@ -30,6 +30,8 @@ const threadCounts = arg('threads', '1,2').split(',').map(Number);
 const batch = Number(arg('batch', '64'));
 const rounds = Number(arg('rounds', '5'));
 const gemm = !process.argv.includes('--no-gemm');
+/** One copy of each weight: matvecs then run from cache (the kernels' compute speed). */
+const inCache = process.argv.includes('--in-cache');
 const simd = arg('simd', 'auto') as 'auto' | 'baseline';
 const SHAPES = arg('shapes', '2048x2048,16384x2048,2048x16384,256000x2048').split(',')
   .map((s) => s.split('x').map(Number) as [number, number]);
@@ -92,7 +94,7 @@ for (const type of types) {
     const bytes = randomWeightBytes(type, rows, cols);
     const xData = new Float32Array(batch * cols);
     fillGaussian(xData, new Rng(2), 1);
-    const copies = Math.min(256, Math.ceil(2 ** 30 / bytes.byteLength));
+    const copies = inCache ? 1 : Math.min(256, Math.ceil(2 ** 30 / bytes.byteLength));
     backends = await makeBackends();
     const setups = backends.map((b) => {
       const ws: Weight[] = Array.from({ length: copies }, () => b.createWeight('w', { shape: [rows, cols], type, bytes }));

@@ -91,3 +91,33 @@ describe('F16 weights are rescaled at load time without changing any value', () 
     }
   });
 });
+
+describe('Q8_0 / Q4_0 scales: shift conversion, exact conversion when a scale is subnormal', () => {
+  const backends = useBackends('2 threads');
+  // A block's scale is max/127 (Q8_0) or max/8 (Q4_0), float16-subnormal below 2^−14 ≈ 6.1e-5:
+  // blocks scaled down to std 1e-4 (Q8_0) or 1e-5 (Q4_0) get such scales; zero blocks scale 0.
+  it.each([
+    ['Q8_0, normal and zero scales', GgmlType.Q8_0, false],
+    ['Q8_0, some subnormal scales', GgmlType.Q8_0, true],
+    ['Q4_0, normal and zero scales', GgmlType.Q4_0, false],
+    ['Q4_0, some subnormal scales', GgmlType.Q4_0, true],
+  ])('%s', async (_label, type, tiny) => {
+    const cpu = backends.get('2 threads')!;
+    const [rows, cols] = [21, 352];
+    const w = gaussian(rows * cols, 9, 0.05);
+    for (let i = 0; i < 32; i++) w[64 + i] = 0; // row 0, block 2: scale 0
+    if (tiny) for (let r = 3; r < rows; r += 4) for (let i = 0; i < 96; i++) w[r * cols + 128 + i] *= type === GgmlType.Q8_0 ? 2e-3 : 2e-4;
+    const bytes = encodeTensor(type, w);
+    const wc = cpu.createWeight('w', { shape: [rows, cols], type, bytes });
+    const wr = ref.createWeight('w', { shape: [rows, cols], type, bytes });
+    expect((wc as unknown as { subnormalScales: boolean }).subnormalScales).toBe(tiny);
+    const x = gaussian(3 * cols, 10);
+    const xc = cpu.createTensor(3, cols), xr = ref.createTensor(3, cols);
+    cpu.write(xc, x); ref.write(xr, x);
+    for (const n of [1, 3]) {
+      const yc = cpu.createTensor(n, rows), yr = ref.createTensor(n, rows);
+      cpu.matmul(yc, xc, wc, n); ref.matmul(yr, xr, wr, n);
+      expect(nerr(await cpu.read(yc), await ref.read(yr))).toBeLessThanOrEqual(MATMUL_TOLERANCE[type]!);
+    }
+  });
+});

@@ -248,7 +248,7 @@ export class CpuBackend implements Backend {
           const nb = inF / 32;
           const xq = home.scratch('xq', n * inF), xd = home.scratch('xd', n * nb * 4);
           const xs8 = home.scratch('xs8', n * nb * 4), xs16 = home.scratch('xs16', n * nb * 8);
-          home.args([w.layout, xp, inF, n, inF, s.ptr, s.rows, op, ostride, chunk, xq, xd, xs8, xs16]);
+          home.args([w.layout, xp, inF, n, inF, s.ptr, s.rows, op, ostride, chunk, xq, xd, xs8, xs16, w.subnormalScales ? 1 : 0]);
           this.run(home, 'matmulQuant', n * s.rows * inF / 16);
         } else {
           home.threadScratch(threads, PANEL * inF * 4);

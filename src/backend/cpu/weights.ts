@@ -30,6 +30,11 @@ export class CpuWeight implements Weight {
    * f16Rescale in assembly/quantize.ts).
    */
   f16Scale = 2 ** 112;
+  /**
+   * For repacked Q8_0 / Q4_0: some block scale is a float16 subnormal, so the kernels convert
+   * scales exactly instead of by a shift (assembly/dot.ts scales4).
+   */
+  subnormalScales = false;
 
   constructor(readonly name: string, readonly shape: readonly [number, number], readonly type: GgmlType,
     readonly layout: number, readonly shards: readonly Shard[]) {}
@@ -69,14 +74,16 @@ export function createWeight(arenas: Arenas, run: RunOp, name: string, data: Wei
   const perUnit = layout === LAYOUT_Q4_0X4X2 ? 2 : 1;
   const units = Math.ceil(rows / perUnit);
   const shards: Shard[] = [];
+  let subnormal = false;
   for (const p of arenas.placeRows(rb * perUnit, units, 8)) {
     const row0 = p.unit0 * perUnit, n = Math.min(rows - row0, p.units * perUnit);
     const src = data.bytes.subarray(row0 * rb, (row0 + n) * rb);
     if (layout === type) p.arena.u8.set(src, p.ptr);
-    else repack(p.arena, run, layout, src, p.ptr, n, cols, rb);
+    else subnormal = repack(p.arena, run, layout, src, p.ptr, n, cols, rb) || subnormal;
     shards.push({ arena: p.arena, ptr: p.ptr, row0, rows: n });
   }
   const w = new CpuWeight(name, data.shape, type, layout, shards);
+  w.subnormalScales = subnormal;
   if (type === GgmlType.F16) rescaleF16(w, run);
   return w;
 }
@@ -100,7 +107,9 @@ function rescaleF16(w: CpuWeight, run: RunOp): void {
   w.f16Scale = 2 ** (112 - shift);
 }
 
-function repack(arena: Arena, run: RunOp, layout: number, src: Uint8Array, dst: number, rows: number, cols: number, rb: number): void {
+/** Repacks rows into the kernel layout; returns whether any block scale is a float16 subnormal. */
+function repack(arena: Arena, run: RunOp, layout: number, src: Uint8Array, dst: number, rows: number, cols: number, rb: number): boolean {
+  arena.i32[RESULT_SLOT] = 0;
   const step = Math.max(2, Math.floor(Math.min(STAGE_BYTES, arena.limit / 32) / rb / 2) * 2);
   const stage = arena.scratch('stage', step * rb);
   for (let r = 0; r < rows; r += step) {
@@ -109,4 +118,5 @@ function repack(arena: Arena, run: RunOp, layout: number, src: Uint8Array, dst: 
     arena.args([layout === LAYOUT_Q8_0X4 ? 1 : 2, stage, dst + r * rb, n, cols]);
     run(arena, 'repack', n >= 64);
   }
+  return arena.i32[RESULT_SLOT] !== 0;
 }
