@@ -15,7 +15,7 @@ import { dotQ4Pair, dotQ8, C_F16MASK } from './dot';
 import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0X4X2, Q4_K, Q5_K, Q6_K, Q8_0X4 } from './dequant';
 import { dotQ4K, dotQ5K, dotQ6K } from './kquant';
 import { dotLegacy } from './legacy';
-import { aheadRange, keep, touch } from './ahead';
+import { keep, touch } from './ahead';
 
 // Four accumulators: one float32 FMA chain per 16 bytes would leave the loop waiting on FMA
 // latency (and with fewer loads in flight, memory bandwidth drops by half).
@@ -177,7 +177,6 @@ export function matmulFloat(tid: i32, nt: i32): void {
   const type = iarg(0), x = parg(1), xs = <usize>iarg(2) << 2, n = iarg(3), K = iarg(4);
   const w = parg(5), rows = iarg(6), out = parg(7), os = <usize>iarg(8) << 2, chunk = iarg(9);
   const rb = rowBytes(type, K);
-  aheadRange(w, w + <usize>rows * rb);
   if (n == 1 && (type == F32 || type == F16 || type == BF16)) {
     // Each thread scales its own copy of x: no barrier needed.
     const xs = scratch(tid);
@@ -225,8 +224,6 @@ export function matmulQuant(tid: i32, nt: i32): void {
   barrier(nt);
   const nb = <usize>(K >> 5);
   const rb = rowBytes(layout, K);
-  // Q4_0 rows are stored in pairs (rb is a pair's bytes).
-  aheadRange(w, w + <usize>(layout == Q4_0X4X2 ? (rows + 1) >> 1 : rows) * rb);
   if (layout != Q4_0X4X2) {
     for (let c = grab(0); c * chunk < rows; c = grab(0)) {
       const end = min(rows, (c + 1) * chunk);

@@ -10,6 +10,11 @@ export const PAGE = 65536;
 export const MAX_BYTES = 2 ** 32;
 const HEAP_START = 8192;
 const ALIGN = 64;
+/**
+ * Bytes kept readable above the highest allocation: the matvec kernels load bytes up to
+ * 4 KiB + 256 past the weights they stream (assembly/ahead.ts) without bounds checks of their own.
+ */
+export const READ_AHEAD_SLACK = 8192;
 
 const IARGS = 256 / 4;
 const FARGS = 384 / 8;
@@ -29,6 +34,8 @@ export class Arena {
   u32!: Uint32Array;
   f32!: Float32Array;
   f64!: Float64Array;
+  /** Bytes allocatable: `limit`, less the read-ahead slack where the memory cannot grow past it. */
+  private readonly usable: number;
   private top = HEAP_START;
   private readonly freeList: Block[] = [];
   private readonly sizes = new Map<number, number>();
@@ -36,7 +43,8 @@ export class Arena {
 
   /** `limit`: bytes this arena may use (4 GiB; smaller in tests of the multi-arena paths). */
   constructor(readonly id: number, module: WasmModule, readonly limit = MAX_BYTES) {
-    this.memory = new Wasm.Memory({ initial: 1, maximum: Math.ceil(limit / PAGE), shared: true });
+    this.usable = Math.min(limit, MAX_BYTES - READ_AHEAD_SLACK);
+    this.memory = new Wasm.Memory({ initial: 1, maximum: Math.ceil(Math.min(limit + READ_AHEAD_SLACK, MAX_BYTES) / PAGE), shared: true });
     this.kernels = new Wasm.Instance(module, { env: { memory: this.memory } }).exports as unknown as KernelExports;
     this.kernels.init(0, 1);
     this.refresh();
@@ -53,12 +61,12 @@ export class Arena {
 
   /** Bytes still allocatable (the free list plus the room above the top). */
   get available(): number {
-    return this.limit - this.top + this.freeList.reduce((s, b) => s + b.size, 0);
+    return this.usable - this.top + this.freeList.reduce((s, b) => s + b.size, 0);
   }
 
   /** Largest single allocation that would succeed now. */
   get largestFree(): number {
-    return Math.max(this.limit - this.top, ...this.freeList.map((b) => b.size));
+    return Math.max(this.usable - this.top, ...this.freeList.map((b) => b.size));
   }
 
   get used(): number {
@@ -77,10 +85,10 @@ export class Arena {
       this.sizes.set(ptr, size);
       return ptr;
     }
-    if (this.top + size > this.limit) return -1;
+    if (this.top + size > this.usable) return -1;
     const ptr = this.top;
     this.top += size;
-    const pages = Math.ceil(this.top / PAGE) - this.memory.buffer.byteLength / PAGE;
+    const pages = Math.ceil((this.top + READ_AHEAD_SLACK) / PAGE) - this.memory.buffer.byteLength / PAGE;
     if (pages > 0) {
       this.memory.grow(pages);
       this.refresh();
