@@ -4,9 +4,14 @@
 // and a decode step has hundreds of them).
 
 const COUNTERS: usize = 0; // 16 × i32, zeroed by the host before every op
+// Barrier state (the host mirrors these offsets in src/backend/cpu/pool.ts).
 const BAR_COUNT: usize = 64;
 const BAR_GEN: usize = 68;
 const BAR_SLEEPERS: usize = 72;
+/** Nonzero: the op is abandoned (a thread trapped or died). Set from JavaScript (pool.ts: by the
+ *  thread that failed, or by the pool's watcher thread), which also advances BAR_GEN and wakes
+ *  the sleepers; cleared by the calling thread once every thread has left the op. */
+const BAR_ABORT: usize = 76;
 // 240: one i32 kernel result (quantize.ts f16MaxBits).
 /** Spins (~20–40 µs) before a waiting thread sleeps: enough for the phases of one op; past it
  *  the awaited thread is probably descheduled (more runnable threads than cores) and spinning
@@ -48,10 +53,16 @@ export function sinkLine(tid: i32): usize {
   return atomic.add<i32>(COUNTERS + (<usize>c << 2), 1);
 }
 
-/** All `nt` threads wait here until every one has arrived. */
+/**
+ * All `nt` threads wait here until every one has arrived. If the op is abandoned meanwhile
+ * (BAR_ABORT), the threads waiting here and every thread arriving later trap instead of
+ * waiting for a thread that will never come; the host turns the first failure into the error.
+ */
 export function barrier(nt: i32): void {
   if (nt <= 1) return;
   const gen = atomic.load<i32>(BAR_GEN);
+  // Read after `gen`: an abort after this check advances BAR_GEN past `gen`, ending the wait.
+  if (atomic.load<i32>(BAR_ABORT) != 0) unreachable();
   if (atomic.add<i32>(BAR_COUNT, 1) == nt - 1) {
     atomic.store<i32>(BAR_COUNT, 0);
     atomic.add<i32>(BAR_GEN, 1);
@@ -66,4 +77,5 @@ export function barrier(nt: i32): void {
     atomic.wait<i32>(BAR_GEN, gen, -1);
     atomic.sub<i32>(BAR_SLEEPERS, 1);
   }
+  if (atomic.load<i32>(BAR_ABORT) != 0) unreachable();
 }
