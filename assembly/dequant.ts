@@ -29,7 +29,7 @@ export function getF16WeightScale(): f32 {
 export const F32: i32 = 0, F16: i32 = 1, Q4_0: i32 = 2, Q4_1: i32 = 3, Q5_0: i32 = 6, Q5_1: i32 = 7;
 export const Q8_0: i32 = 8, Q4_K: i32 = 12, Q5_K: i32 = 13, Q6_K: i32 = 14, BF16: i32 = 30;
 /** The repacked layouts of quantize.ts. */
-export const Q8_0X4: i32 = 100, Q4_0X4X2: i32 = 101;
+export const Q8_0X4: i32 = 100, Q4_0R4: i32 = 101;
 
 // @ts-ignore: decorator
 @inline function h(p: usize): f32 {
@@ -216,24 +216,27 @@ function decodeQ8x4(s: usize, y: usize, K: i32): void {
   decodeQ8_0(s, y, nb - (G << 2));
 }
 
-/** Row `which` (0 = A, 1 = B) of a repacked Q4_0 pair. */
-function decodeQ4x4x2(s: usize, which: i32, y: usize, K: i32): void {
+/** Row `r` (0..3) of a repacked Q4_0 quad (layout in quantize.ts). */
+function decodeQ4Quad(s: usize, r: i32, y: usize, K: i32): void {
   const nb = K >> 5, G = nb >> 2;
   for (let g = 0; g <= G; g++) {
-    const cnt = g < G ? 4 : nb - (G << 2);
-    for (let b = 0; b < cnt; b++) {
-      const d = f32x4.splat(h(s + (<usize>(which * cnt + b) << 1)));
-      const q = v128.load(s + (<usize>cnt << 2) + (<usize>(which * cnt + b) << 4));
-      const k15 = i8x16.splat(15), k8 = i8x16.splat(8);
-      storeI8(y, i8x16.sub(v128.and(q, k15), k8), d);
-      storeI8(y + 64, i8x16.sub(v128.and(i16x8.shr_u(q, 4), k15), k8), d);
+    const cnt = g < G ? 4 : nb & 3;
+    if (cnt == 0) break;
+    const q = s + (<usize>cnt << 3);
+    for (let j = 0; j < cnt; j++) {
+      const d = h(s + (<usize>j << 3) + (<usize>r << 1));
+      for (let e = 0; e < 16; e++) {
+        const byte = load<u8>(q + (<usize>j << 6) + (<usize>(e >> 2) << 4) + (<usize>r << 2) + <usize>(e & 3));
+        store<f32>(y + (<usize>e << 2), <f32>(<i32>(byte & 15) - 8) * d);
+        store<f32>(y + (<usize>(e + 16) << 2), <f32>(<i32>(byte >> 4) - 8) * d);
+      }
       y += 128;
     }
-    s += 144;
+    s += <usize>cnt * 72;
   }
 }
 
-/** Bytes of one row of `K` elements (a row pair for Q4_0X4X2). */
+/** Bytes of one row of `K` elements (a row quad for Q4_0R4). */
 export function rowBytes(type: i32, K: i32): usize {
   const k = <usize>K;
   switch (type) {
@@ -244,7 +247,7 @@ export function rowBytes(type: i32, K: i32): usize {
     case Q5_0: return (k >> 5) * 22;
     case Q5_1: return (k >> 5) * 24;
     case Q8_0: case Q8_0X4: return (k >> 5) * 34;
-    case Q4_0X4X2: return (k >> 5) * 36;
+    case Q4_0R4: return (k >> 5) * 72;
     case Q4_K: return (k >> 8) * 144;
     case Q5_K: return (k >> 8) * 176;
     case Q6_K: return (k >> 8) * 210;
@@ -255,8 +258,8 @@ export function rowBytes(type: i32, K: i32): usize {
 /** Decodes row `r` of a `type` weight starting at `w` into `K` floats at `y`. */
 export function decodeRow(type: i32, w: usize, r: i32, y: usize, K: i32): void {
   const rb = rowBytes(type, K);
-  if (type == Q4_0X4X2) {
-    decodeQ4x4x2(w + <usize>(r >> 1) * rb, r & 1, y, K);
+  if (type == Q4_0R4) {
+    decodeQ4Quad(w + <usize>(r >> 2) * rb, r & 3, y, K);
     return;
   }
   const s = w + <usize>r * rb;

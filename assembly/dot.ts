@@ -119,73 +119,114 @@ export function dotQ8(w: usize, xq: usize, xd: usize, K: i32, exact: bool): f32 
   return hsum(acc);
 }
 
-/** Σ nibble·x of one Q4_0 block (16 bytes q) against activation block halves x0, x1. */
+/**
+ * Pair sums of 16 products x·u as eight i16 lanes: lane j = x[2j]·u[2j] + x[2j+1]·u[2j+1], x
+ * signed bytes, u in 0..15 (a valid 7-bit operand; sums stay within ±3810).
+ */
 // @ts-ignore: decorator
-@inline function blockQ4(q: v128, x0: v128, x1: v128, k15: v128): v128 {
-  const lo = v128.and(q, k15);
-  const hi = v128.and(i16x8.shr_u(q, 4), k15);
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    // Nibbles 0..15 are valid 7-bit operands: Σ q·x here, −8·Σx per block is added apart.
-    return i32x4.extadd_pairwise_i16x8_s(
-      i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, lo), i16x8.relaxed_dot_i8x16_i7x16_s(x1, hi)));
-  }
-  const l = i8x16.sub(lo, i8x16.splat(8)), h = i8x16.sub(hi, i8x16.splat(8));
-  return i32x4.add(
-    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(l), i16x8.extend_low_i8x16_s(x0)),
-      i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(l), i16x8.extend_high_i8x16_s(x0))),
-    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(h), i16x8.extend_low_i8x16_s(x1)),
-      i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(h), i16x8.extend_high_i8x16_s(x1))));
+@inline function dotPairs(x: v128, u: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(x, u);
+  const lo = i16x8.extmul_low_i8x16_s(x, u), hi = i16x8.extmul_high_i8x16_s(x, u);
+  return i16x8.add(
+    i8x16.shuffle(lo, hi, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29),
+    i8x16.shuffle(lo, hi, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31));
 }
 
 /**
- * A repacked Q4_0 row pair (see quantize.ts) · quantized activation row; the results go to
- * out and out + ostep (the second only when `both`). xs holds 8·Σq per activation block;
- * `exact` as for scales4.
+ * A repacked Q4_0 row quad (4 rows, see quantize.ts) · one quantized activation row: the four
+ * rows' results as f32x4. Per block, each 16-byte vector holds 4 elements of each row (lo
+ * nibbles) and the 4 elements 16 further (hi nibbles); one dotPairs against the activation's
+ * matching 4 bytes (splat) gives the four rows' partial sums in i16 pairs, 8 of them per block
+ * stay within ±30480. Nibbles are unsigned: Σq·x − 8·Σx (xs holds 8·Σx per block) is the
+ * block's Σ(q − 8)·x of ggml_vec_dot_q4_0_q8_0; its scales d_w·d_x apply per block in float32.
  */
-export function dotQ4Pair(w: usize, xq: usize, xd: usize, xs: usize, K: i32, out: usize, ostep: usize, both: bool, exact: bool): void {
+export function dotQ4Quad(w: usize, xq: usize, xd: usize, xs: usize, K: i32, exact: bool): v128 {
   const nb = K >> 5, G = nb >> 2;
-  const mask = v128.load(C_F16MASK), rescale = v128.load(C_F16SCALE);
-  const k15 = v128.load(C_NIBBLE);
-  let accA = f32x4.splat(0), accB = f32x4.splat(0);
+  const k15 = v128.load(C_NIBBLE), mask = v128.load(C_F16MASK), rescale = v128.load(C_F16SCALE);
+  let acc = f32x4.splat(0);
   let tk: i32 = 0;
-  for (let g = 0; g < G; g++) {
-    tk += touch(w) + touch(w + 64) + touch(w + 128);
-    let x0 = v128.load(xq), x1 = v128.load(xq, 16);
-    let a0 = blockQ4(v128.load(w, 16), x0, x1, k15), b0 = blockQ4(v128.load(w, 80), x0, x1, k15);
-    x0 = v128.load(xq, 32); x1 = v128.load(xq, 48);
-    let a1 = blockQ4(v128.load(w, 32), x0, x1, k15), b1 = blockQ4(v128.load(w, 96), x0, x1, k15);
-    x0 = v128.load(xq, 64); x1 = v128.load(xq, 80);
-    let a2 = blockQ4(v128.load(w, 48), x0, x1, k15), b2 = blockQ4(v128.load(w, 112), x0, x1, k15);
-    x0 = v128.load(xq, 96); x1 = v128.load(xq, 112);
-    let a3 = blockQ4(v128.load(w, 64), x0, x1, k15), b3 = blockQ4(v128.load(w, 128), x0, x1, k15);
-    let sA = reduce4(a0, a1, a2, a3), sB = reduce4(b0, b1, b2, b3);
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      const n = v128.load(xs);
-      sA = i32x4.sub(sA, n);
-      sB = i32x4.sub(sB, n);
+  for (let g = 0; g <= G; g++) {
+    const cnt = <usize>(g < G ? 4 : nb & 3);
+    if (cnt == 0) break;
+    // 288 bytes per group of 4 blocks.
+    tk += touch(w) + touch(w + 64) + touch(w + 128) + touch(w + 192) + touch(w + 256);
+    const q = w + (cnt << 3);
+    for (let j: usize = 0; j < cnt; j++) {
+      const p = q + (j << 6);
+      let v = v128.load(p);
+      let a = i16x8.add(dotPairs(v128.load32_splat(xq), v128.and(v, k15)), dotPairs(v128.load32_splat(xq, 16), v128.and(i16x8.shr_u(v, 4), k15)));
+      v = v128.load(p, 16);
+      a = i16x8.add(a, i16x8.add(dotPairs(v128.load32_splat(xq, 4), v128.and(v, k15)), dotPairs(v128.load32_splat(xq, 20), v128.and(i16x8.shr_u(v, 4), k15))));
+      v = v128.load(p, 32);
+      a = i16x8.add(a, i16x8.add(dotPairs(v128.load32_splat(xq, 8), v128.and(v, k15)), dotPairs(v128.load32_splat(xq, 24), v128.and(i16x8.shr_u(v, 4), k15))));
+      v = v128.load(p, 48);
+      a = i16x8.add(a, i16x8.add(dotPairs(v128.load32_splat(xq, 12), v128.and(v, k15)), dotPairs(v128.load32_splat(xq, 28), v128.and(i16x8.shr_u(v, 4), k15))));
+      const s = i32x4.sub(i32x4.extadd_pairwise_i16x8_s(a), v128.load32_splat(xs));
+      acc = fma(f32x4.convert_i32x4_s(s), f32x4.mul(scales4(w + (j << 3), exact, mask, rescale), v128.load32_splat(xd)), acc);
+      xq += 32; xd += 4; xs += 4;
     }
-    const dx = v128.load(xd);
-    accA = fma(f32x4.convert_i32x4_s(sA), f32x4.mul(scales4(w, exact, mask, rescale), dx), accA);
-    accB = fma(f32x4.convert_i32x4_s(sB), f32x4.mul(scales4(w + 8, exact, mask, rescale), dx), accB);
-    w += 144; xq += 128; xd += 16; xs += 16;
-  }
-  const t = nb - (G << 2);
-  for (let j = 0; j < t; j++) {
-    const x0 = v128.load(xq), x1 = v128.load(xq, 16);
-    const qa = w + (<usize>t << 2) + (<usize>j << 4);
-    let sA = blockQ4(v128.load(qa), x0, x1, k15), sB = blockQ4(v128.load(qa + (<usize>t << 4)), x0, x1, k15);
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      // 8·Σq spread over the four lanes (it is a multiple of 8).
-      const n = i32x4.splat(load<i32>(xs) >> 2);
-      sA = i32x4.sub(sA, n);
-      sB = i32x4.sub(sB, n);
-    }
-    const dx = v128.load32_splat(xd);
-    accA = fma(f32x4.convert_i32x4_s(sA), f32x4.mul(scale1(w + (<usize>j << 1)), dx), accA);
-    accB = fma(f32x4.convert_i32x4_s(sB), f32x4.mul(scale1(w + (<usize>(t + j) << 1)), dx), accB);
-    xq += 32; xd += 4; xs += 4;
+    w += cnt * 72;
   }
   keep(tk);
-  store<f32>(out, hsum(accA));
-  if (both) store<f32>(out + ostep, hsum(accB));
+  return acc;
+}
+
+// @ts-ignore: decorator
+@inline function quadStep(v: v128, k15: v128, x: usize, o: usize, a: v128): v128 {
+  return i16x8.add(a, i16x8.add(dotPairs(v128.load32_splat(x + o), v128.and(v, k15)),
+    dotPairs(v128.load32_splat(x + o + 16), v128.and(i16x8.shr_u(v, 4), k15))));
+}
+
+// @ts-ignore: decorator
+@inline function quadFinish(a: v128, xs: usize, xd: usize, sc: v128, acc: v128): v128 {
+  const s = i32x4.sub(i32x4.extadd_pairwise_i16x8_s(a), v128.load32_splat(xs));
+  return fma(f32x4.convert_i32x4_s(s), f32x4.mul(sc, v128.load32_splat(xd)), acc);
+}
+
+/**
+ * dotQ4Quad for four activation rows at once (x0 + t·xStride, scales/sums at + t·sStride): the
+ * weight vectors are unpacked once for all four. Row t's four results go to out + t·os (`nr`
+ * of them, nr ≤ 4).
+ */
+export function gemmQ4Quad4(w: usize, x0: usize, xStride: usize, d0: usize, s0: usize, sStride: usize, K: i32, exact: bool, out: usize, os: usize, nr: i32): void {
+  const nb = K >> 5, G = nb >> 2;
+  const k15 = v128.load(C_NIBBLE), mask = v128.load(C_F16MASK), rescale = v128.load(C_F16SCALE);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  const x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+  let o: usize = 0, so: usize = 0;
+  for (let g = 0; g <= G; g++) {
+    const cnt = <usize>(g < G ? 4 : nb & 3);
+    if (cnt == 0) break;
+    const q = w + (cnt << 3);
+    for (let j: usize = 0; j < cnt; j++) {
+      const p = q + (j << 6);
+      let a0 = i16x8.splat(0), a1 = i16x8.splat(0), a2 = i16x8.splat(0), a3 = i16x8.splat(0);
+      for (let i: usize = 0; i < 16; i += 4) {
+        const v = v128.load(p + (i << 2));
+        a0 = quadStep(v, k15, x0, o + i, a0);
+        a1 = quadStep(v, k15, x1, o + i, a1);
+        a2 = quadStep(v, k15, x2, o + i, a2);
+        a3 = quadStep(v, k15, x3, o + i, a3);
+      }
+      const sc = scales4(w + (j << 3), exact, mask, rescale);
+      c0 = quadFinish(a0, s0 + so, d0 + so, sc, c0);
+      c1 = quadFinish(a1, s0 + so + sStride, d0 + so + sStride, sc, c1);
+      c2 = quadFinish(a2, s0 + so + 2 * sStride, d0 + so + 2 * sStride, sc, c2);
+      c3 = quadFinish(a3, s0 + so + 3 * sStride, d0 + so + 3 * sStride, sc, c3);
+      o += 32; so += 4;
+    }
+    w += cnt * 72;
+  }
+  storeQuad(out, c0, nr);
+  storeQuad(out + os, c1, nr);
+  storeQuad(out + 2 * os, c2, nr);
+  storeQuad(out + 3 * os, c3, nr);
+}
+
+/** The first `nr` (1..4) lanes of v at p. */
+export function storeQuad(p: usize, v: v128, nr: i32): void {
+  if (nr >= 4) { v128.store(p, v); return; }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (nr > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (nr > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }

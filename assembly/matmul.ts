@@ -1,8 +1,9 @@
 // out[t][o] = x[t] · W[o] for every weight type.
 //
-// Block-quantized weights, small batches: activations are quantized to Q8_0 blocks first (one
-// phase, then a barrier), then threads take chunks of weight rows and run integer dot products;
-// each weight row (pair) is reused from L1 against every activation row.
+// Block-quantized weights, small batches (Q4_0: every batch): activations are quantized to Q8_0
+// blocks first (one phase, then a barrier), then threads take chunks of weight rows and run
+// integer dot products; each weight row (Q4_0: row quad) is reused from L1 against every
+// activation row (Q4_0: four activation rows per pass over the quad).
 // Float weights (F32, F16, BF16), one token: float32 activations, a direct dot product that
 // converts the weights on the fly. Every type, larger batches (the host decides): a panel of 4
 // weight rows is decoded to float32 into the thread's scratch and run against pairs of float32
@@ -11,8 +12,8 @@
 import { barrier, farg, grab, iarg, parg, scratch } from './sync';
 import { fma, hmax, hsum } from './simd';
 import { quantizeRows } from './quantize';
-import { dotQ4Pair, dotQ8, C_F16MASK } from './dot';
-import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0X4X2, Q4_K, Q5_K, Q6_K, Q8_0X4 } from './dequant';
+import { dotQ4Quad, dotQ8, gemmQ4Quad4, storeQuad, C_F16MASK } from './dot';
+import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0R4, Q4_K, Q5_K, Q6_K, Q8_0X4 } from './dequant';
 import { dotQ4K, dotQ5K, dotQ6K } from './kquant';
 import { dotLegacy } from './legacy';
 import { keep, touch } from './ahead';
@@ -224,7 +225,7 @@ export function matmulQuant(tid: i32, nt: i32): void {
   barrier(nt);
   const nb = <usize>(K >> 5);
   const rb = rowBytes(layout, K);
-  if (layout != Q4_0X4X2) {
+  if (layout != Q4_0R4) {
     for (let c = grab(0); c * chunk < rows; c = grab(0)) {
       const end = min(rows, (c + 1) * chunk);
       for (let r = c * chunk; r < end; r++) {
@@ -242,14 +243,20 @@ export function matmulQuant(tid: i32, nt: i32): void {
       }
     }
   } else {
-    // Chunks of row pairs; `chunk` is even.
+    // Chunks of row quads (`chunk` is a multiple of 4); activation rows four at a time against
+    // each quad (its weights stay in L1), the remainder one by one.
+    const ts = <usize>nb << 2;
     for (let c = grab(0); c * chunk < rows; c = grab(0)) {
       const end = min(rows, (c + 1) * chunk);
-      for (let r = c * chunk; r < end; r += 2) {
-        const wp = w + <usize>(r >> 1) * rb;
-        for (let t = 0; t < n; t++) {
-          const xo = <usize>t * (nb << 2);
-          dotQ4Pair(wp, xq + <usize>t * <usize>K, xd + xo, xn + xo, K, out + <usize>t * os + (<usize>r << 2), 4, r + 1 < rows, exact);
+      for (let r = c * chunk; r < end; r += 4) {
+        const wq = w + <usize>(r >> 2) * rb, nr = min(4, rows - r);
+        const o = out + (<usize>r << 2);
+        let t = 0;
+        for (; t + 4 <= n; t += 4) {
+          gemmQ4Quad4(wq, xq + <usize>t * <usize>K, <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, ts, K, exact, o + <usize>t * os, os, nr);
+        }
+        for (; t < n; t++) {
+          storeQuad(o + <usize>t * os, dotQ4Quad(wq, xq + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, K, exact), nr);
         }
       }
     }

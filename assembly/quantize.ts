@@ -55,11 +55,14 @@ export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i3
  * Repacked layouts (same byte size as GGUF's):
  * - Q8_0, per row: groups of 4 blocks [4 × f16 d][4 × 32 quants] (136 B), then the K/32 mod 4
  *   tail blocks as GGUF stores them (34 B each).
- * - Q4_0, per pair of rows A, B (the row count is padded to even with a zero row): groups of
- *   4 blocks [A: 4 × f16 d][B: 4 × f16 d][A: 4 × 16 quants][B: 4 × 16 quants] (144 B), then
- *   the t = K/32 mod 4 tail blocks the same way [A: t d][B: t d][A: t × 16][B: t × 16].
- * The four scales convert to float32 in one vector op, the row streams sequentially (the
- * prefetcher's favourite), and a Q4_0 pair shares every activation load.
+ * - Q4_0, per quad of rows r = 0..3 (the row count is padded to a multiple of 4 with zero
+ *   rows): groups of 4 blocks [scales: block j, row r at 8j + 2r (32 B)][quants: block j,
+ *   vector i = 0..3 at 32 + 64j + 16i, whose bytes 4r..4r+3 are row r's quant bytes 4i..4i+3]
+ *   (288 B), then the t = K/32 mod 4 tail blocks the same way (scales 8t B, then t × 64 B).
+ *   A vector's lo nibbles are elements 4i..4i+3 of the four rows, its hi nibbles the elements
+ *   16 further: one multiply-add against 4 activation bytes (splat) serves four rows.
+ * Four scales convert to float32 in one vector op, each weight streams sequentially (the
+ * prefetcher's favourite), and a Q4_0 quad shares every activation load.
  */
 // @ts-ignore: decorator
 @inline function subnormal(h: u16): bool {
@@ -84,31 +87,27 @@ export function repackQ8(src: usize, dst: usize, K: i32): bool {
 }
 
 /**
- * Packs rows A (at `a`) and B (at `b`, or zeros when 0) of GGUF Q4_0 into one pair at `dst`;
- * returns whether any scale is a float16 subnormal.
+ * Packs GGUF Q4_0 rows r0..r3 (at `rows[0..3]`, 0 for a zero row past the end) into one quad at
+ * `dst`; returns whether any scale is a float16 subnormal.
  */
-export function repackQ4Pair(a: usize, b: usize, dst: usize, K: i32): bool {
-  const nb = K >> 5, G = nb >> 2, t = nb - (G << 2);
+export function repackQ4Quad(r0: usize, r1: usize, r2: usize, r3: usize, dst: usize, K: i32): bool {
+  const nb = K >> 5, G = nb >> 2;
   let sub = false;
-  for (let j = 0; j < nb; j++) {
-    sub |= subnormal(load<u16>(a + <usize>j * 18));
-    if (b) sub |= subnormal(load<u16>(b + <usize>j * 18));
-  }
   for (let g = 0; g <= G; g++) {
-    const cnt = g < G ? 4 : t;
+    const cnt = g < G ? 4 : nb & 3;
     if (cnt == 0) break;
-    const first = <usize>(g << 2) * 18, o = dst + <usize>g * 144;
+    const o = dst + <usize>g * 288, q = o + (<usize>cnt << 3);
     for (let j = 0; j < cnt; j++) {
-      const sa = a + first + <usize>j * 18;
-      store<u16>(o + (<usize>j << 1), load<u16>(sa));
-      memory.copy(o + (<usize>cnt << 2) + (<usize>j << 4), sa + 2, 16);
-      if (b) {
-        const sb = b + first + <usize>j * 18;
-        store<u16>(o + (<usize>cnt << 1) + (<usize>j << 1), load<u16>(sb));
-        memory.copy(o + (<usize>cnt << 2) + (<usize>cnt << 4) + (<usize>j << 4), sb + 2, 16);
-      } else {
-        store<u16>(o + (<usize>cnt << 1) + (<usize>j << 1), 0);
-        memory.fill(o + (<usize>cnt << 2) + (<usize>cnt << 4) + (<usize>j << 4), 0, 16);
+      const b = <usize>((g << 2) + j) * 18;
+      for (let r = 0; r < 4; r++) {
+        const src = r == 0 ? r0 : r == 1 ? r1 : r == 2 ? r2 : r3;
+        const d: u16 = src ? load<u16>(src + b) : 0;
+        sub |= subnormal(d);
+        store<u16>(o + (<usize>j << 3) + (<usize>r << 1), d);
+        // Vector i, bytes 4r..4r+3: the row's quant bytes 4i..4i+3.
+        for (let i = 0; i < 4; i++) {
+          store<u32>(q + (<usize>j << 6) + (<usize>i << 4) + (<usize>r << 2), src ? load<u32>(src + b + 2 + (<usize>i << 2)) : 0);
+        }
       }
     }
   }
@@ -130,10 +129,11 @@ export function repack(tid: i32, nt: i32, layout: i32, src: usize, dst: usize, r
     for (let r = grab(0); r < rows; r = grab(0)) sub |= repackQ8(src + <usize>r * rb, dst + <usize>r * rb, K);
   } else {
     const rb = <usize>nb * 18;
-    const pairs = (rows + 1) >> 1;
-    for (let p = grab(0); p < pairs; p = grab(0)) {
-      const ra = p << 1;
-      sub |= repackQ4Pair(src + <usize>ra * rb, ra + 1 < rows ? src + <usize>(ra + 1) * rb : 0, dst + <usize>p * 2 * rb, K);
+    const quads = (rows + 3) >> 2;
+    for (let p = grab(0); p < quads; p = grab(0)) {
+      const r = p << 2;
+      sub |= repackQ4Quad(src + <usize>r * rb, r + 1 < rows ? src + <usize>(r + 1) * rb : 0,
+        r + 2 < rows ? src + <usize>(r + 2) * rb : 0, r + 3 < rows ? src + <usize>(r + 3) * rb : 0, dst + <usize>p * 4 * rb, K);
     }
   }
   if (sub) atomic.store<i32>(RESULT, 1);

@@ -11,7 +11,8 @@
  *   Measured: 5e-3 – 8e-3 on both shapes and both types.
  * - Q8_0 / Q4_0: llama.cpp quantizes activations to 8-bit blocks for its integer dot products.
  *   The CPU backend does so too when decoding and for small chunks, but takes its float path
- *   for batches of FLOAT_GEMM_MIN_ROWS (32) rows or more; both are compared, teacher forced:
+ *   for batches of FLOAT_GEMM_MIN_ROWS (32) rows or more (Q8_0; Q4_0 stays integer with relaxed
+ *   SIMD); both are compared, teacher forced:
  *   mean |Δlogit| (offset removed) ≤ QUANT_MEAN_TOL and top-1 agreement ≥ QUANT_TOP1_MIN.
  *   Measured: mean 0.043–0.062, top-1 90–97% (float path 90–94%, small chunks 93–97%).
  *   For scale, Q4_0's own quantization error (CPU on the Q4_0 file against llama.cpp on the

@@ -4,16 +4,16 @@
  *
  * - 0: the kernel does the reference's arithmetic in the same order (copies, add, embed,
  *   RMSNorm with its float64 sum, RoPE in float64 from the same angles).
- * - Float matmuls (F32, F16, BF16, and batches of FLOAT_GEMM_MIN_ROWS or more of every type)
- *   accumulate in float32 where the reference uses float64: ~1e-7 relative per product.
+ * - Float matmuls (F32, F16, BF16, and batches of FLOAT_GEMM_MIN_ROWS or more of the block
+ *   types, except Q4_0 with relaxed SIMD, which stays integer: CpuBackend.matmulPath) accumulate in float32 where the reference uses float64: ~1e-7 relative per product.
  * - GELU uses a float32 exp (~1 ulp) in v / (1 + e^(−2z)); attention accumulates in float32.
  * - Block-quantized weights in small batches quantize the activations to Q8_0 blocks (as
  *   llama.cpp does): a rounding error of up to d/2 per element, d = max|x|/127 per block of
  *   32: ≈ 0.5% of a result for Gaussian activations (measured 0.004–0.007; 0.012 on an
  *   output of only 6 values).
  * - End to end (tiny random Gemma, logits): float files stay near float32 rounding (measured
- *   6e-7, and so do prompts of every type: the float path); quantized files decoding token by
- *   token or in small chunks compound the activation quantization of every matmul of every
+ *   6e-7, and so do prompts of every type on the float path); quantized files decoding token by
+ *   token, in small chunks, or Q4_0 prompts (integer path) compound the activation quantization of every matmul of every
  *   layer (measured 0.020–0.028, in line with llama.cpp moving 2B logits by ~4% of their spread).
  */
 import { GgmlType } from '../../src/formats/ggml-types.js';
@@ -43,8 +43,8 @@ export const MATMUL_TOLERANCE: Partial<Record<GgmlType, number>> = {
 };
 
 /**
- * Batches of FLOAT_GEMM_MIN_ROWS rows or more take the float path for every weight type
- * (weight rows decoded to float32, float32 activations): float32 accumulation error only.
+ * Batches that take the float path (CpuBackend.matmulPath; weight rows decoded to float32,
+ * float32 activations): float32 accumulation error only.
  */
 export const BATCH_MATMUL_TOLERANCE = 1e-6;
 

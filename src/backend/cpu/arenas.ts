@@ -70,7 +70,7 @@ export class Arenas {
   }
 
   /**
-   * Memory for `units` weight units (a row, or a row pair for interleaved layouts) of
+   * Memory for `units` weight units (a row, or a row quad for interleaved layouts) of
    * `unitBytes` each; split into shards on unit boundaries that are multiples of `granule`.
    */
   placeRows(unitBytes: number, units: number, granule: number): { arena: Arena; ptr: number; unit0: number; units: number }[] {
