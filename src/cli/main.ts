@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { GemmaError } from '../errors.js';
 import { processIo, type CliIo } from './io.js';
+import * as bench from './commands/bench.js';
 import * as convert from './commands/convert.js';
 import * as chat from './commands/chat.js';
 import * as demo from './commands/demo.js';
@@ -34,6 +35,7 @@ export function buildProgram(io: CliIo): Command {
   serve.register(program, io);
   convert.register(program, io);
   mem.register(program, io);
+  bench.register(program, io);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
