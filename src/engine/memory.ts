@@ -89,6 +89,8 @@ export const TOKENIZER_BYTES_PER_TOKEN = 400;
 export const CPU_BACKEND_BYTES = 32 * MiB;
 /** CPU backend: one V8 isolate per worker thread. */
 export const WORKER_BYTES = 24 * MiB;
+/** CPU backend with workers: the idle thread that watches them (src/backend/cpu/pool.ts), measured 8–10 MiB. */
+export const WATCHER_BYTES = 10 * MiB;
 /** CPU backend: file bytes of recently loaded tensors awaiting collection, per byte of the largest layer tensor. */
 export const LOADING_FACTOR = 1.5;
 /** Rows the KV cache starts with, and the prefill chunk (GemmaModel.MAX_BATCH). */
@@ -170,7 +172,8 @@ export function estimateMemory(config: GemmaConfig, weights: WeightFootprint, o:
   ];
   if (cpu) {
     terms.push(
-      { name: 'threads', bytes: CPU_BACKEND_BYTES + (threads - 1) * WORKER_BYTES, explain: `WebAssembly instances and ${threads - 1} worker thread${threads === 2 ? '' : 's'}` },
+      { name: 'threads', bytes: CPU_BACKEND_BYTES + (threads - 1) * WORKER_BYTES + (threads > 1 ? WATCHER_BYTES : 0),
+        explain: `WebAssembly instances and ${threads - 1} worker thread${threads === 2 ? '' : 's'}${threads > 1 ? ' (and their watcher)' : ''}` },
       { name: 'loading', bytes: Math.round(LOADING_FACTOR * weights.largestLayerTensor), explain: 'file bytes of the last tensors loaded, not yet collected (1.5 × the largest layer tensor)' },
     );
   }
