@@ -5,7 +5,8 @@
  */
 import { GemmaError } from '../errors.js';
 import { bf16ArrayToF32, f16ArrayToF32 } from '../formats/dtype.js';
-import { GgmlType, ggmlTypeName } from '../formats/ggml-types.js';
+import { GgmlType, GGML_TYPE_INFO, ggmlTypeName } from '../formats/ggml-types.js';
+import { findNonFiniteScale } from '../quant/validate.js';
 import type { Backend, Tensor, Weight } from '../backend/types.js';
 import type { Checkpoint, CheckpointTensor } from './checkpoint.js';
 import { canonicalToHf, gemmaTensorSpecs, type TensorSpec } from './tensor-names.js';
@@ -60,6 +61,12 @@ async function readChecked(t: CheckpointTensor, where: string): Promise<Uint8Arr
   const bytes = await t.read();
   if (bytes.byteLength !== t.byteLength) {
     throw new GemmaError(`tensor ${where}: read ${bytes.byteLength} bytes, expected ${t.byteLength}`);
+  }
+  const bad = findNonFiniteScale(t.type, bytes);
+  if (bad) {
+    const perRow = t.shape[t.shape.length - 1] / GGML_TYPE_INFO[t.type]!.blockSize;
+    throw new GemmaError(`tensor ${where}: block ${bad.block % perRow} of row ${Math.floor(bad.block / perRow)} has a non-finite `
+      + `float16 scale (0x${bad.bits.toString(16).padStart(4, '0')}); the file is corrupt`);
   }
   return bytes;
 }

@@ -122,3 +122,15 @@ describe('Q8_0 / Q4_0 scales: shift conversion, exact conversion when a scale is
     }
   });
 });
+
+describe('non-finite F16 weights are refused at load time', () => {
+  const backends = useBackends('2 threads');
+  it.each([['Inf', 0x7c00], ['-Inf', 0xfc00], ['NaN', 0x7e00]])('%s', (_label, bits) => {
+    const cpu = backends.get('2 threads')!;
+    const bytes = encodeTensor(GgmlType.F16, gaussian(19 * 160, 7, 0.05));
+    bytes[2 * 1000] = bits & 0xff;
+    bytes[2 * 1000 + 1] = bits >> 8;
+    expect(() => cpu.createWeight('blk.0.ffn_up.weight', { shape: [19, 160], type: GgmlType.F16, bytes }))
+      .toThrow(/tensor blk\.0\.ffn_up\.weight: contains a float16 Inf or NaN/);
+  });
+});

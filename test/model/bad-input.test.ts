@@ -1,7 +1,8 @@
 /**
  * Bad checkpoints get a one-line GemmaError that names the problem, before anything large is
  * allocated: missing path, folder without config, truncated file, non-Gemma GGUF, missing
- * tensor, wrong shape, unsupported dtype, header counts larger than the file.
+ * tensor, wrong shape, unsupported dtype, header counts larger than the file, a quantized block
+ * with a non-finite scale.
  */
 import { copyFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,7 +14,10 @@ import { writeGemmaGguf, writeGemmaHf } from '../../src/model/export.js';
 import { openCheckpoint } from '../../src/model/checkpoint.js';
 import { gemmaTensorSpecs } from '../../src/model/tensor-names.js';
 import { loadRef } from '../helpers/load.js';
-import { randomWeights, tinyConfig, tmpDir } from '../helpers/tiny-models.js';
+import { randomWeights, tinyConfig, tmpDir, writeTinyGguf } from '../helpers/tiny-models.js';
+import { loadModel } from '../../src/engine/model.js';
+import { findGgufTensor, readGguf } from '../../src/formats/gguf.js';
+import { openFileSource } from '../../src/formats/file-source.js';
 
 const config = tinyConfig({ vocabSize: 300 });
 const weights = randomWeights(config);
@@ -110,6 +114,29 @@ describe('bad checkpoints', () => {
     expect(patched).not.toBe(header);
     writeFileSync(f, Buffer.concat([bytes.subarray(0, 8), Buffer.from(patched), bytes.subarray(8 + n)]));
     await expectError(loadRef(d), /tensor model\.embed_tokens\.weight in model\.safetensors: unsupported dtype I32/);
+  });
+
+  it.each([
+    ['Q4_0', GgmlType.Q4_0, 18, 0, 0x7e00],
+    ['Q8_0', GgmlType.Q8_0, 34, 0, 0x7c00],
+    ['Q4_K (dmin)', GgmlType.Q4_K, 144, 2, 0xfc00],
+    ['Q6_K', GgmlType.Q6_K, 210, 208, 0x7d01],
+  ])('a %s block with a non-finite float16 scale', async (_label, type, blockBytes, field, bits) => {
+    // Q4_K / Q6_K blocks span 256 elements: a wider model so that every matrix row holds one.
+    const c = type === GgmlType.Q4_K || type === GgmlType.Q6_K ? tinyConfig({ vocabSize: 300, hiddenSize: 256, intermediateSize: 512, headDim: 64 }) : config;
+    const f = await writeTinyGguf(path.join(dir, `bad-scale-${type}.gguf`), c, randomWeights(c), type);
+    const src = await openFileSource(f);
+    const info = findGgufTensor(await readGguf(src), 'blk.1.ffn_up.weight')!;
+    await src.close();
+    expect(info.type).toBe(type);
+    const perRow = info.shape[info.shape.length - 1] / (blockBytes === 18 || blockBytes === 34 ? 32 : 256);
+    const block = 2 * perRow + 1; // row 2, block 1 (row 3 when a row holds one block)
+    const bytes = readFileSync(f);
+    bytes.writeUInt16LE(bits, info.offset + block * blockBytes + field);
+    writeFileSync(f, bytes);
+    const want = new RegExp(`tensor blk\\.1\\.ffn_up\\.weight.*: block ${block % perRow} of row ${Math.floor(block / perRow)} has a non-finite float16 scale \\(0x${bits.toString(16)}\\)`);
+    await expectError(loadRef(f), want);
+    await expectError(loadModel(f, { threads: 2 }), want);
   });
 
   it('header counts larger than the file', async () => {

@@ -97,6 +97,8 @@ function rescaleF16(w: CpuWeight, run: RunOp): void {
     run(s.arena, 'f16Max', true);
     maxBits = Math.max(maxBits, s.arena.i32[RESULT_SLOT]);
   }
+  // The scan doubles as a check: a non-finite value would turn every activation it meets into NaN.
+  if (maxBits >= 0x7c00) throw new GemmaError(`tensor ${w.name}: contains a float16 Inf or NaN (0x${maxBits.toString(16)}); the file is corrupt`);
   const e = maxBits >> 10;
   const shift = e >= 31 ? 0 : Math.min(10, 30 - Math.max(e, 1));
   if (shift === 0) return;
