@@ -12,7 +12,7 @@
 import { barrier, farg, grab, iarg, parg, scratch } from './sync';
 import { fma, hmax, hsum } from './simd';
 import { quantizeRows } from './quantize';
-import { dotQ4Quad, dotQ8, gemmQ4Quad4, storeQuad, C_F16MASK } from './dot';
+import { dotQ4Quad, dotQ4Quad4, dotQ8, dotQ8x4, gemmQ4Quad4, storeQuad, C_F16MASK } from './dot';
 import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0R4, Q4_K, Q5_K, Q6_K, Q8_0X4 } from './dequant';
 import { dotQ4K, dotQ5K, dotQ6K } from './kquant';
 import { dotLegacy } from './legacy';
@@ -228,7 +228,20 @@ export function matmulQuant(tid: i32, nt: i32): void {
   if (layout != Q4_0R4) {
     for (let c = grab(0); c * chunk < rows; c = grab(0)) {
       const end = min(rows, (c + 1) * chunk);
-      for (let r = c * chunk; r < end; r++) {
+      let r = c * chunk;
+      if (n == 1 && layout == Q8_0X4) {
+        // One token: the chunk as four streams of q rows each (dotQ8x4), the rest row by row.
+        const q = (end - r) >> 2;
+        for (const r0 = r; r < r0 + q; r++) {
+          const v = dotQ8x4(w + <usize>r * rb, <usize>q * rb, xq, xd, K, exact);
+          store<f32>(out + (<usize>r << 2), f32x4.extract_lane(v, 0));
+          store<f32>(out + (<usize>(r + q) << 2), f32x4.extract_lane(v, 1));
+          store<f32>(out + (<usize>(r + 2 * q) << 2), f32x4.extract_lane(v, 2));
+          store<f32>(out + (<usize>(r + 3 * q) << 2), f32x4.extract_lane(v, 3));
+        }
+        r += 3 * q;
+      }
+      for (; r < end; r++) {
         const wr = w + <usize>r * rb;
         for (let t = 0; t < n; t++) {
           const bo = <usize>t * (nb << 2);
@@ -248,7 +261,14 @@ export function matmulQuant(tid: i32, nt: i32): void {
     const ts = <usize>nb << 2;
     for (let c = grab(0); c * chunk < rows; c = grab(0)) {
       const end = min(rows, (c + 1) * chunk);
-      for (let r = c * chunk; r < end; r += 4) {
+      let r0 = c * chunk;
+      if (n == 1) {
+        // One token: the chunk as four streams of q quads each (dotQ4Quad4), the rest one by one.
+        const q = (end - r0) >> 4, qb = <usize>q * rb, qo = <usize>q << 4;
+        for (const s = r0; r0 < s + (q << 2); r0 += 4) dotQ4Quad4(w + <usize>(r0 >> 2) * rb, qb, xq, xd, xn, K, exact, out + (<usize>r0 << 2), qo);
+        r0 += 3 * (q << 2);
+      }
+      for (let r = r0; r < end; r += 4) {
         const wq = w + <usize>(r >> 2) * rb, nr = min(4, rows - r);
         const o = out + (<usize>r << 2);
         let t = 0;
