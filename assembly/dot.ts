@@ -5,7 +5,7 @@
 // float accumulation per group keeps the dependency chain short.
 
 import { CONSTS } from './sync';
-import { fma, hsum, F16_RESCALE } from './simd';
+import { fma, hsum, hsum4, F16_RESCALE } from './simd';
 import { keep, touch } from './ahead';
 
 /** Constants of the kernels (see init in index.ts). */
@@ -157,15 +157,6 @@ export function dotQ8x4(w: usize, stride: usize, xq: usize, xd: usize, K: i32, e
   }
   keep(tk);
   return hsum4(a0, a1, a2, a3);
-}
-
-/** [Σa, Σb, Σc, Σd] of four f32x4 (each sum in the same order as hsum). */
-// @ts-ignore: decorator
-@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  // hsum(v) = (v0 + v2) + (v1 + v3).
-  const ac = f32x4.add(f32x4.shuffle(a, b, 0, 1, 4, 5), f32x4.shuffle(a, b, 2, 3, 6, 7)); // a0+a2 a1+a3 b0+b2 b1+b3
-  const bd = f32x4.add(f32x4.shuffle(c, d, 0, 1, 4, 5), f32x4.shuffle(c, d, 2, 3, 6, 7));
-  return f32x4.add(f32x4.shuffle(ac, bd, 0, 2, 4, 6), f32x4.shuffle(ac, bd, 1, 3, 5, 7));
 }
 
 /**

@@ -1,9 +1,11 @@
-// Integer dot products of Q4_K and Q6_K weight rows (GGUF layout) with Q8_0-quantized
+// Integer dot products of Q4_K, Q5_K and Q6_K weight rows (GGUF layout) with Q8_0-quantized
 // activations. The formulas are ggml's dequantize_row_q4_K / _q6_K (ggml-quants.c) folded into
 // the dot product: per sub-block, d·sc·Σq·x − dmin·m·Σx (Q4_K) and d·sc·(Σq·x − 32·Σx) (Q6_K),
-// with the activation block scale d_x of the 32 elements the sub-block lies in.
+// with the activation block scale d_x of the 32 elements the sub-block lies in. Each type has a
+// superblock step (one accumulator: the mins are subtracted from it), a one-row dot product and
+// a four-row one whose rows are four streams (see dotQ8x4 in dot.ts).
 
-import { fma, hsum } from './simd';
+import { fma, fnma, hsum, hsum4 } from './simd';
 import { scale1, C_NIBBLE } from './dot';
 import { keep, touch } from './ahead';
 
@@ -38,13 +40,8 @@ import { keep, touch } from './ahead';
  * The 12 scale bytes unpack as in ggml's AVX2 vec_dot (utmp words): bytes 0–7 the eight 6-bit
  * scales, bytes 8–15 the eight 6-bit mins.
  */
-export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 {
-  const nsb = K >> 8;
-  const k15 = v128.load(C_NIBBLE);
-  let acc = f32x4.splat(0), accm = f32x4.splat(0);
-  let tk: i32 = 0;
-  for (let sb = 0; sb < nsb; sb++) {
-    tk += touch(w) + touch(w + 64) + touch(w + 128);
+// @ts-ignore: decorator
+@inline function stepQ4K(w: usize, xq: usize, xd: usize, xs8: usize, k15: v128, acc: v128): v128 {
     const u0 = load<u32>(w, 4), u1 = load<u32>(w, 8), u2 = load<u32>(w, 12);
     const t3 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
     const t1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
@@ -66,25 +63,51 @@ export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 
     acc = fma(f32x4.convert_i32x4_s(reduce4(s4, s5, s6, s7)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(sc16)), dh), acc);
     // Σx per block is (8·Σq)/8; the 1/8 goes into dmin.
     const dm = f32x4.mul(dmin, f32x4.splat(0.125));
-    accm = fma(f32x4.convert_i32x4_s(v128.load(xs8)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(m16)), f32x4.mul(dm, dxl)), accm);
-    accm = fma(f32x4.convert_i32x4_s(v128.load(xs8, 16)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(m16)), f32x4.mul(dm, dxh)), accm);
+    acc = fnma(f32x4.convert_i32x4_s(v128.load(xs8)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(m16)), f32x4.mul(dm, dxl)), acc);
+    acc = fnma(f32x4.convert_i32x4_s(v128.load(xs8, 16)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(m16)), f32x4.mul(dm, dxh)), acc);
+  return acc;
+}
+
+export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 {
+  const nsb = K >> 8;
+  const k15 = v128.load(C_NIBBLE);
+  let acc = f32x4.splat(0);
+  let tk: i32 = 0;
+  for (let sb = 0; sb < nsb; sb++) {
+    tk += touch(w) + touch(w + 64) + touch(w + 128);
+    acc = stepQ4K(w, xq, xd, xs8, k15, acc);
     w += 144; xq += 256; xd += 32; xs8 += 32;
   }
   keep(tk);
-  return hsum(f32x4.sub(acc, accm));
+  return hsum(acc);
+}
+
+/** dotQ4K of the rows at w + i·stride, i = 0..3, as four streams (see dotQ8x4 in dot.ts). */
+export function dotQ4Kx4(w: usize, stride: usize, xq: usize, xd: usize, xs8: usize, K: i32): v128 {
+  const nsb = K >> 8;
+  const k15 = v128.load(C_NIBBLE);
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let tk: i32 = 0;
+  const w1 = w + stride, w2 = w1 + stride, w3 = w2 + stride;
+  for (let o: usize = 0, sb = 0; sb < nsb; sb++, o += 144) {
+    tk += touch(w + o) + touch(w + o + 64) + touch(w + o + 128) + touch(w1 + o) + touch(w1 + o + 64) + touch(w1 + o + 128)
+      + touch(w2 + o) + touch(w2 + o + 64) + touch(w2 + o + 128) + touch(w3 + o) + touch(w3 + o + 64) + touch(w3 + o + 128);
+    a0 = stepQ4K(w + o, xq, xd, xs8, k15, a0);
+    a1 = stepQ4K(w1 + o, xq, xd, xs8, k15, a1);
+    a2 = stepQ4K(w2 + o, xq, xd, xs8, k15, a2);
+    a3 = stepQ4K(w3 + o, xq, xd, xs8, k15, a3);
+    xq += 256; xd += 32; xs8 += 32;
+  }
+  keep(tk);
+  return hsum4(a0, a1, a2, a3);
 }
 
 /**
  * Q5_K row · quantized activation row: Q4_K's layout with qh[32] before qs, whose bit 2j / 2j+1
  * of byte l adds 16 to element l of sub-block 2j / 2j+1 (dequantize_row_q5_K).
  */
-export function dotQ5K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 {
-  const nsb = K >> 8;
-  const k15 = v128.load(C_NIBBLE), k16 = i8x16.splat(0x10);
-  let acc = f32x4.splat(0), accm = f32x4.splat(0);
-  let tk: i32 = 0;
-  for (let sb = 0; sb < nsb; sb++) {
-    tk += touch(w) + touch(w + 64) + touch(w + 128);
+// @ts-ignore: decorator
+@inline function stepQ5K(w: usize, xq: usize, xd: usize, xs8: usize, k15: v128, k16: v128, acc: v128): v128 {
     const u0 = load<u32>(w, 4), u1 = load<u32>(w, 8), u2 = load<u32>(w, 12);
     const t3 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
     const t1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
@@ -114,12 +137,43 @@ export function dotQ5K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 
     acc = fma(f32x4.convert_i32x4_s(reduce4(s0, s1, s2, s3)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(sc16)), f32x4.mul(d, dxl)), acc);
     acc = fma(f32x4.convert_i32x4_s(reduce4(s4, s5, s6, s7)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(sc16)), f32x4.mul(d, dxh)), acc);
     const dm = f32x4.mul(dmin, f32x4.splat(0.125));
-    accm = fma(f32x4.convert_i32x4_s(v128.load(xs8)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(m16)), f32x4.mul(dm, dxl)), accm);
-    accm = fma(f32x4.convert_i32x4_s(v128.load(xs8, 16)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(m16)), f32x4.mul(dm, dxh)), accm);
+    acc = fnma(f32x4.convert_i32x4_s(v128.load(xs8)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(m16)), f32x4.mul(dm, dxl)), acc);
+    acc = fnma(f32x4.convert_i32x4_s(v128.load(xs8, 16)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(m16)), f32x4.mul(dm, dxh)), acc);
+  return acc;
+}
+
+export function dotQ5K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 {
+  const nsb = K >> 8;
+  const k15 = v128.load(C_NIBBLE), k16 = i8x16.splat(0x10);
+  let acc = f32x4.splat(0);
+  let tk: i32 = 0;
+  for (let sb = 0; sb < nsb; sb++) {
+    tk += touch(w) + touch(w + 64) + touch(w + 128);
+    acc = stepQ5K(w, xq, xd, xs8, k15, k16, acc);
     w += 176; xq += 256; xd += 32; xs8 += 32;
   }
   keep(tk);
-  return hsum(f32x4.sub(acc, accm));
+  return hsum(acc);
+}
+
+/** dotQ5K of the rows at w + i·stride, i = 0..3, as four streams (see dotQ8x4 in dot.ts). */
+export function dotQ5Kx4(w: usize, stride: usize, xq: usize, xd: usize, xs8: usize, K: i32): v128 {
+  const nsb = K >> 8;
+  const k15 = v128.load(C_NIBBLE), k16 = i8x16.splat(0x10);
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let tk: i32 = 0;
+  const w1 = w + stride, w2 = w1 + stride, w3 = w2 + stride;
+  for (let o: usize = 0, sb = 0; sb < nsb; sb++, o += 176) {
+    tk += touch(w + o) + touch(w + o + 64) + touch(w + o + 128) + touch(w1 + o) + touch(w1 + o + 64) + touch(w1 + o + 128)
+      + touch(w2 + o) + touch(w2 + o + 64) + touch(w2 + o + 128) + touch(w3 + o) + touch(w3 + o + 64) + touch(w3 + o + 128);
+    a0 = stepQ5K(w + o, xq, xd, xs8, k15, k16, a0);
+    a1 = stepQ5K(w1 + o, xq, xd, xs8, k15, k16, a1);
+    a2 = stepQ5K(w2 + o, xq, xd, xs8, k15, k16, a2);
+    a3 = stepQ5K(w3 + o, xq, xd, xs8, k15, k16, a3);
+    xq += 256; xd += 32; xs8 += 32;
+  }
+  keep(tk);
+  return hsum4(a0, a1, a2, a3);
 }
 
 /**
@@ -127,14 +181,8 @@ export function dotQ5K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 
  * Sub-block i (16 elements, int8 scale sc[i]) of each 128-element half n comes from
  * ql[64n + l (+32)] nibbles and qh[32n + l] 2-bit fields as in dequantize_row_q6_K.
  */
-export function dotQ6K(w: usize, xq: usize, xd: usize, xs16: usize, K: i32): f32 {
-  const nsb = K >> 8;
-  const k15 = v128.load(C_NIBBLE);
-  const k30 = i8x16.splat(0x30);
-  let acc = f32x4.splat(0);
-  let tk: i32 = 0;
-  for (let sb = 0; sb < nsb; sb++) {
-    tk += touch(w) + touch(w + 64) + touch(w + 128) + touch(w + 192);
+// @ts-ignore: decorator
+@inline function stepQ6K(w: usize, xq: usize, xd: usize, xs16: usize, k15: v128, k30: v128, acc: v128): v128 {
     const d = scale1(w + 208);
     const scv = v128.load(w + 192);
     const sl = i16x8.extend_low_i8x16_s(scv), sh = i16x8.extend_high_i8x16_s(scv);
@@ -162,8 +210,39 @@ export function dotQ6K(w: usize, xq: usize, xd: usize, xs16: usize, K: i32): f32
       acc = fma(f32x4.convert_i32x4_s(lo), f32x4.mul(f32x4.mul(scl, d), f32x4.shuffle(dxa, dxa, 0, 0, 1, 1)), acc);
       acc = fma(f32x4.convert_i32x4_s(hi), f32x4.mul(f32x4.mul(sch, d), f32x4.shuffle(dxb, dxb, 0, 0, 1, 1)), acc);
     }
+  return acc;
+}
+
+export function dotQ6K(w: usize, xq: usize, xd: usize, xs16: usize, K: i32): f32 {
+  const nsb = K >> 8;
+  const k15 = v128.load(C_NIBBLE), k30 = i8x16.splat(0x30);
+  let acc = f32x4.splat(0);
+  let tk: i32 = 0;
+  for (let sb = 0; sb < nsb; sb++) {
+    tk += touch(w) + touch(w + 64) + touch(w + 128) + touch(w + 192);
+    acc = stepQ6K(w, xq, xd, xs16, k15, k30, acc);
     w += 210; xq += 256; xd += 32; xs16 += 64;
   }
   keep(tk);
   return hsum(acc);
+}
+
+/** dotQ6K of the rows at w + i·stride, i = 0..3, as four streams (see dotQ8x4 in dot.ts). */
+export function dotQ6Kx4(w: usize, stride: usize, xq: usize, xd: usize, xs16: usize, K: i32): v128 {
+  const nsb = K >> 8;
+  const k15 = v128.load(C_NIBBLE), k30 = i8x16.splat(0x30);
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let tk: i32 = 0;
+  const w1 = w + stride, w2 = w1 + stride, w3 = w2 + stride;
+  for (let o: usize = 0, sb = 0; sb < nsb; sb++, o += 210) {
+    tk += touch(w + o) + touch(w + o + 64) + touch(w + o + 128) + touch(w + o + 192) + touch(w1 + o) + touch(w1 + o + 64) + touch(w1 + o + 128) + touch(w1 + o + 192)
+      + touch(w2 + o) + touch(w2 + o + 64) + touch(w2 + o + 128) + touch(w2 + o + 192) + touch(w3 + o) + touch(w3 + o + 64) + touch(w3 + o + 128) + touch(w3 + o + 192);
+    a0 = stepQ6K(w + o, xq, xd, xs16, k15, k30, a0);
+    a1 = stepQ6K(w1 + o, xq, xd, xs16, k15, k30, a1);
+    a2 = stepQ6K(w2 + o, xq, xd, xs16, k15, k30, a2);
+    a3 = stepQ6K(w3 + o, xq, xd, xs16, k15, k30, a3);
+    xq += 256; xd += 32; xs16 += 64;
+  }
+  keep(tk);
+  return hsum4(a0, a1, a2, a3);
 }

@@ -14,7 +14,7 @@ import { fma, hmax, hsum } from './simd';
 import { quantizeRows } from './quantize';
 import { dotQ4Quad, dotQ4Quad4, dotQ8, dotQ8x4, gemmQ4Quad4, storeQuad, C_F16MASK } from './dot';
 import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0R4, Q4_K, Q5_K, Q6_K, Q8_0X4 } from './dequant';
-import { dotQ4K, dotQ5K, dotQ6K } from './kquant';
+import { dotQ4K, dotQ4Kx4, dotQ5K, dotQ5Kx4, dotQ6K, dotQ6Kx4 } from './kquant';
 import { dotLegacy } from './legacy';
 import { keep, touch } from './ahead';
 
@@ -229,11 +229,15 @@ export function matmulQuant(tid: i32, nt: i32): void {
     for (let c = grab(0); c * chunk < rows; c = grab(0)) {
       const end = min(rows, (c + 1) * chunk);
       let r = c * chunk;
-      if (n == 1 && layout == Q8_0X4) {
-        // One token: the chunk as four streams of q rows each (dotQ8x4), the rest row by row.
-        const q = (end - r) >> 2;
+      if (n == 1 && (layout == Q8_0X4 || layout == Q4_K || layout == Q5_K || layout == Q6_K)) {
+        // One token: the chunk as four streams of q rows each (dotQ8x4 …), the rest row by row.
+        const q = (end - r) >> 2, qb = <usize>q * rb;
         for (const r0 = r; r < r0 + q; r++) {
-          const v = dotQ8x4(w + <usize>r * rb, <usize>q * rb, xq, xd, K, exact);
+          const wr = w + <usize>r * rb;
+          const v = layout == Q8_0X4 ? dotQ8x4(wr, qb, xq, xd, K, exact)
+            : layout == Q4_K ? dotQ4Kx4(wr, qb, xq, xd, xn, K)
+            : layout == Q5_K ? dotQ5Kx4(wr, qb, xq, xd, xn, K)
+            : dotQ6Kx4(wr, qb, xq, xd, xh, K);
           store<f32>(out + (<usize>r << 2), f32x4.extract_lane(v, 0));
           store<f32>(out + (<usize>(r + q) << 2), f32x4.extract_lane(v, 1));
           store<f32>(out + (<usize>(r + 2 * q) << 2), f32x4.extract_lane(v, 2));

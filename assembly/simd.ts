@@ -17,6 +17,21 @@ export function f16(bits: u32): f32 {
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
+/** c − a·b. */
+// @ts-ignore: decorator
+@inline export function fnma(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_nmadd(a, b, c);
+  return f32x4.sub(c, f32x4.mul(a, b));
+}
+
+/** [Σa, Σb, Σc, Σd] of four f32x4, each summed in hsum's order (v0 + v2) + (v1 + v3). */
+// @ts-ignore: decorator
+@inline export function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(f32x4.shuffle(a, b, 0, 1, 4, 5), f32x4.shuffle(a, b, 2, 3, 6, 7)); // a0+a2 a1+a3 b0+b2 b1+b3
+  const cd = f32x4.add(f32x4.shuffle(c, d, 0, 1, 4, 5), f32x4.shuffle(c, d, 2, 3, 6, 7));
+  return f32x4.add(f32x4.shuffle(ab, cd, 0, 2, 4, 6), f32x4.shuffle(ab, cd, 1, 3, 5, 7));
+}
+
 // @ts-ignore: decorator
 @inline export function hsum(v: v128): f32 {
   const s = f32x4.add(v, f32x4.shuffle(v, v, 2, 3, 0, 1));
