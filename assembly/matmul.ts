@@ -10,7 +10,7 @@
 // activation rows (a 4×2 tile, the panel stays in L1/L2).
 
 import { barrier, farg, grab, iarg, parg, scratch } from './sync';
-import { fma, hmax, hsum } from './simd';
+import { fma, hmax, hsum, hsum4 } from './simd';
 import { quantizeRows } from './quantize';
 import { dotQ4Quad, dotQ4Quad4, dotQ8, dotQ8x4, gemmQ4Quad4, storeQuad, C_F16MASK } from './dot';
 import { decodeRow, f16w, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0R4, Q4_K, Q5_K, Q6_K, Q8_0X4 } from './dequant';
@@ -91,6 +91,43 @@ function dotF16Prescaled(w: usize, xs: usize, K: i32): f32 {
   for (; j < K; j++) s += reinterpret<f32>(<u32>(load<u16>(w + (<usize>j << 1)) & 0x7fff) << 13 | (<u32>(load<u16>(w + (<usize>j << 1)) & 0x8000) << 16)) * load<f32>(xs + (<usize>j << 2));
   keep(tk);
   return s;
+}
+
+// @ts-ignore: decorator
+@inline function f16lo(v: v128, mask: v128): v128 {
+  return v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), mask);
+}
+
+// @ts-ignore: decorator
+@inline function f16hi(v: v128, mask: v128): v128 {
+  return v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(v), 13), mask);
+}
+
+/**
+ * dotF16Prescaled of the rows at w + i·stride, i = 0..3, as four streams (see dotQ8x4 in
+ * dot.ts); K a multiple of 16. Two accumulators per row (the four rows' chains interleave).
+ */
+function dotF16Prescaled4(w: usize, stride: usize, xs: usize, K: i32): v128 {
+  const mask = v128.load(C_F16MASK);
+  let a0 = f32x4.splat(0), b0 = f32x4.splat(0), a1 = f32x4.splat(0), b1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0), b2 = f32x4.splat(0), a3 = f32x4.splat(0), b3 = f32x4.splat(0);
+  const w1 = w + stride, w2 = w1 + stride, w3 = w2 + stride;
+  let tk: i32 = 0;
+  for (let j = 0; j < K; j += 16) {
+    const o = <usize>j << 1, xo = xs + (<usize>j << 2);
+    if ((j & 16) == 0) tk += touch(w + o) + touch(w1 + o) + touch(w2 + o) + touch(w3 + o);
+    const x0 = v128.load(xo), x1 = v128.load(xo, 16), x2 = v128.load(xo, 32), x3 = v128.load(xo, 48);
+    let v = v128.load(w + o), u = v128.load(w + o, 16);
+    a0 = fma(f16lo(v, mask), x0, a0); b0 = fma(f16hi(v, mask), x1, b0); a0 = fma(f16lo(u, mask), x2, a0); b0 = fma(f16hi(u, mask), x3, b0);
+    v = v128.load(w1 + o); u = v128.load(w1 + o, 16);
+    a1 = fma(f16lo(v, mask), x0, a1); b1 = fma(f16hi(v, mask), x1, b1); a1 = fma(f16lo(u, mask), x2, a1); b1 = fma(f16hi(u, mask), x3, b1);
+    v = v128.load(w2 + o); u = v128.load(w2 + o, 16);
+    a2 = fma(f16lo(v, mask), x0, a2); b2 = fma(f16hi(v, mask), x1, b2); a2 = fma(f16lo(u, mask), x2, a2); b2 = fma(f16hi(u, mask), x3, b2);
+    v = v128.load(w3 + o); u = v128.load(w3 + o, 16);
+    a3 = fma(f16lo(v, mask), x0, a3); b3 = fma(f16hi(v, mask), x1, b3); a3 = fma(f16lo(u, mask), x2, a3); b3 = fma(f16hi(u, mask), x3, b3);
+  }
+  keep(tk);
+  return hsum4(f32x4.add(a0, b0), f32x4.add(a1, b1), f32x4.add(a2, b2), f32x4.add(a3, b3));
 }
 
 /**
@@ -184,7 +221,20 @@ export function matmulFloat(tid: i32, nt: i32): void {
     const pre = type == F16 && prescale(x, xs, K, getF16WeightScale());
     for (let c = grab(0); c * chunk < rows; c = grab(0)) {
       const end = min(rows, (c + 1) * chunk);
-      for (let r = c * chunk; r < end; r++) {
+      let r = c * chunk;
+      if (pre && (K & 15) == 0) {
+        // The chunk as four streams of q rows each, the rest row by row.
+        const q = (end - r) >> 2;
+        for (const r0 = r; r < r0 + q; r++) {
+          const v = dotF16Prescaled4(w + <usize>r * rb, <usize>q * rb, xs, K);
+          store<f32>(out + (<usize>r << 2), f32x4.extract_lane(v, 0));
+          store<f32>(out + (<usize>(r + q) << 2), f32x4.extract_lane(v, 1));
+          store<f32>(out + (<usize>(r + 2 * q) << 2), f32x4.extract_lane(v, 2));
+          store<f32>(out + (<usize>(r + 3 * q) << 2), f32x4.extract_lane(v, 3));
+        }
+        r += 3 * q;
+      }
+      for (; r < end; r++) {
         const wr = w + <usize>r * rb;
         const v = pre ? dotF16Prescaled(wr, xs, K) : type == F16 ? dotF16(wr, x, K)
           : type == BF16 ? dotBF16(wr, x, K) : dotF32(wr, x, K);
