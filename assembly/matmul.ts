@@ -265,18 +265,32 @@ export function matmulFloat(tid: i32, nt: i32): void {
 /**
  * Integer path (Q8_0, Q4_0 repacked; Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K). Args: layout, x,
  * xStride, n, K, w, wRows, out, outStride, chunk, xq, xd, xs8, xs16 (quantized activations),
- * exact (a repacked weight with subnormal scales, see dotQ8).
+ * exact (a repacked weight with subnormal scales, see dotQ8), then m − 1 further weights on the
+ * same x (fused matmuls: m in arg 15, each as layout, w, wRows, out, outStride, chunk, exact from
+ * arg 16 on). x is quantized once; threads move on from one weight's rows to the next without
+ * waiting for each other.
  */
 export function matmulQuant(tid: i32, nt: i32): void {
-  const layout = iarg(0), x = parg(1), n = iarg(3), K = iarg(4);
-  const w = parg(5), rows = iarg(6), out = parg(7), os = <usize>iarg(8) << 2, chunk = iarg(9);
-  const xq = parg(10), xd = parg(11), xn = parg(12), xh = parg(13), exact = iarg(14) != 0;
+  const x = parg(1), n = iarg(3), K = iarg(4);
+  const xq = parg(10), xd = parg(11), xn = parg(12), xh = parg(13);
   quantizeRows(tid, nt, x, iarg(2), n, K, xq, xd, xn, xh, 1);
   barrier(nt);
+  quantWeight(iarg(0), parg(5), iarg(6), parg(7), <usize>iarg(8) << 2, iarg(9), iarg(14) != 0, 0, n, K, xq, xd, xn, xh);
+  const m = iarg(15);
+  for (let i = 1; i < m; i++) {
+    const a = 16 + 7 * (i - 1);
+    // Work counters: 0 for the first weight, 1 for quantizeRows, i + 1 for weight i.
+    quantWeight(iarg(a), parg(a + 1), iarg(a + 2), parg(a + 3), <usize>iarg(a + 4) << 2, iarg(a + 5), iarg(a + 6) != 0, i + 1, n, K, xq, xd, xn, xh);
+  }
+}
+
+/** One weight of matmulQuant: chunks of its rows from work counter `counter`. */
+function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, chunk: i32, exact: bool, counter: i32,
+  n: i32, K: i32, xq: usize, xd: usize, xn: usize, xh: usize): void {
   const nb = <usize>(K >> 5);
   const rb = rowBytes(layout, K);
   if (layout != Q4_0R4) {
-    for (let c = grab(0); c * chunk < rows; c = grab(0)) {
+    for (let c = grab(counter); c * chunk < rows; c = grab(counter)) {
       const end = min(rows, (c + 1) * chunk);
       let r = c * chunk;
       if (n == 1 && (layout == Q8_0X4 || layout == Q4_K || layout == Q5_K || layout == Q6_K)) {
@@ -313,7 +327,7 @@ export function matmulQuant(tid: i32, nt: i32): void {
     // Chunks of row quads (`chunk` is a multiple of 4); activation rows four at a time against
     // each quad (its weights stay in L1), the remainder one by one.
     const ts = <usize>nb << 2;
-    for (let c = grab(0); c * chunk < rows; c = grab(0)) {
+    for (let c = grab(counter); c * chunk < rows; c = grab(counter)) {
       const end = min(rows, (c + 1) * chunk);
       let r0 = c * chunk;
       if (n == 1) {

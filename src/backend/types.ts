@@ -74,6 +74,11 @@ export interface Backend {
   /** out[t] = x[t] · Wᵀ for the first `rows` rows of x. */
   matmul(out: Tensor, x: Tensor, w: Weight, rows: number): void;
   /**
+   * `matmul(out, x, w, rows)` for each item, on the same x (a layer's q/k/v, or gate/up): a
+   * backend may run them as one operation (quantizing x once, one parallel region).
+   */
+  matmuls(x: Tensor, rows: number, items: readonly { out: Tensor; w: Weight }[]): void;
+  /**
    * Rotary embedding in place on the first `rows` rows of x, viewed as [rows, heads, headDim]:
    * dimension i is rotated with i + headDim/2 ("rotate half"), angle = positions[t] · theta^(-2i/headDim).
    */

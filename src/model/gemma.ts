@@ -111,9 +111,7 @@ export class GemmaModel {
     for (let l = 0; l < c.numLayers; l++) {
       const lw = w.layers[l];
       b.rmsNorm(s.h, s.x, lw.attnNorm, c.rmsNormEps, n);
-      b.matmul(s.q, s.h, lw.q, n);
-      b.matmul(s.k, s.h, lw.k, n);
-      b.matmul(s.v, s.h, lw.v, n);
+      b.matmuls(s.h, n, [{ out: s.q, w: lw.q }, { out: s.k, w: lw.k }, { out: s.v, w: lw.v }]);
       b.rope(s.q, n, c.numHeads, c.headDim, positions, c.ropeTheta);
       b.rope(s.k, n, c.numKvHeads, c.headDim, positions, c.ropeTheta);
       for (const g of segments) {
@@ -126,8 +124,7 @@ export class GemmaModel {
       b.matmul(s.o, s.att, lw.o, n);
       b.add(s.x, s.x, s.o, n);
       b.rmsNorm(s.h, s.x, lw.ffnNorm, c.rmsNormEps, n);
-      b.matmul(s.gate, s.h, lw.gate, n);
-      b.matmul(s.up, s.h, lw.up, n);
+      b.matmuls(s.h, n, [{ out: s.gate, w: lw.gate }, { out: s.up, w: lw.up }]);
       b.geluMul(s.gate, s.gate, s.up, n);
       b.matmul(s.o, s.gate, lw.down, n);
       b.add(s.x, s.x, s.o, n);

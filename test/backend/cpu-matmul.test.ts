@@ -134,3 +134,29 @@ describe('non-finite F16 weights are refused at load time', () => {
       .toThrow(/tensor blk\.0\.ffn_up\.weight: contains a float16 Inf or NaN/);
   });
 });
+
+describe('matmuls: several weights on one x', () => {
+  const backends = useBackends();
+  it.each(CONFIGS.map((c) => [c.label]))('%s: equal to one matmul each (fused or not), for mixed types', async (label) => {
+    const cpu = backends.get(label)!;
+    const cols = 512;
+    const specs: [GgmlType, number][] = [[GgmlType.Q4_0, 70], [GgmlType.Q6_K, 33], [GgmlType.Q8_0, 16], [GgmlType.F16, 9]];
+    for (const pick of [[0, 1, 2], [2, 0], [0, 3], [1]]) {
+      const ws = pick.map((i, k) => cpu.createWeight(`w${k}`, { shape: [specs[i][1], cols], type: specs[i][0], bytes: encodeTensor(specs[i][0], gaussian(specs[i][1] * cols, 40 + i, 0.05)) }));
+      for (const n of [1, 3]) {
+        const x = cpu.createTensor(n, cols);
+        cpu.write(x, gaussian(n * cols, 50 + n));
+        const fused = ws.map((w) => cpu.createTensor(n, w.shape[0]));
+        cpu.matmuls(x, n, ws.map((w, k) => ({ out: fused[k], w })));
+        for (let k = 0; k < ws.length; k++) {
+          const one = cpu.createTensor(n, ws[k].shape[0]);
+          cpu.matmul(one, x, ws[k], n);
+          expect(Array.from(await cpu.read(fused[k])), `weights ${pick.join(',')}, #${k}, ${n} rows`).toEqual(Array.from(await cpu.read(one)));
+          cpu.freeTensor(one);
+        }
+        for (const t of fused) cpu.freeTensor(t);
+        cpu.freeTensor(x);
+      }
+    }
+  });
+});

@@ -48,6 +48,8 @@ interface Operand { t: CpuTensor; rows: number; rowOffset?: number; read: boolea
  * core a worker needs. Decode-sized elementwise ops stay on one thread; matvecs do not.
  */
 const DEFAULT_MIN_PARALLEL = 1 << 17;
+/** At most this many matmuls run as one kernel in `matmuls` (matmulQuant's argument slots, assembly/matmul.ts). */
+const MAX_FUSED = 3;
 /** Panel height of the float matmul path (assembly/matmul.ts). */
 const PANEL = 4;
 /**
@@ -58,6 +60,11 @@ const PANEL = 4;
 export const FLOAT_GEMM_MIN_ROWS = 32;
 /** Query heads per attention work item (assembly/ops.ts). */
 const HEADS_PER_ITEM = 4;
+
+/** Chunks of output rows for the matmul kernels: ~24 per thread for balance, multiples of 16 (whole Q4_0 quads). */
+function rowChunk(rows: number, threads: number): number {
+  return Math.min(512, Math.max(16, Math.ceil(rows / (threads * 24) / 16) * 16));
+}
 
 function tensor(t: Tensor): CpuTensor {
   const c = t as CpuTensor;
@@ -246,12 +253,41 @@ export class CpuBackend implements Backend {
     }
   }
 
+  /**
+   * Several matmuls on the same x as one kernel run when they can be (integer path, every weight
+   * one shard in x's memory with its output, at most MAX_FUSED): x is quantized once and the
+   * threads go from one weight to the next without a barrier. Otherwise one matmul each.
+   */
+  matmuls(x: Tensor, rows: number, items: readonly { out: Tensor; w: Weight }[]): void {
+    const xt = tensor(x);
+    const home = xt.arena;
+    const fusable = items.length > 1 && items.length <= MAX_FUSED && items.every(({ out, w }) => {
+      const cw = w as CpuWeight, o = tensor(out);
+      return cw.shards.length === 1 && cw.shards[0].arena === home && o.arena === home && o.cols === cw.shape[0]
+        && cw.shape[1] === xt.cols && rows <= o.rows && rows <= xt.rows && this.matmulPath(cw, rows) === 'integer';
+    });
+    if (!fusable) {
+      for (const { out, w } of items) this.matmul(out, x, w, rows);
+      return;
+    }
+    const inF = xt.cols, nb = inF / 32, threads = this.threads;
+    const xq = home.scratch('xq', rows * inF), xd = home.scratch('xd', rows * nb * 4);
+    const xs8 = home.scratch('xs8', rows * nb * 4), xs16 = home.scratch('xs16', rows * nb * 8);
+    const ws = items.map(({ out, w }) => {
+      const cw = w as CpuWeight, s = cw.shards[0], o = tensor(out);
+      return { layout: cw.layout, ptr: s.ptr, rows: s.rows, out: o.ptr, ostride: o.cols, chunk: rowChunk(s.rows, threads), exact: cw.subnormalScales ? 1 : 0 };
+    });
+    const [first, ...rest] = ws;
+    home.args([first.layout, xt.ptr, inF, rows, inF, first.ptr, first.rows, first.out, first.ostride, first.chunk, xq, xd, xs8, xs16,
+      first.exact, ws.length, ...rest.flatMap((w) => [w.layout, w.ptr, w.rows, w.out, w.ostride, w.chunk, w.exact])]);
+    this.run(home, 'matmulQuant', rows * inF * ws.reduce((t, w) => t + w.rows, 0) / 16);
+  }
+
   /** Rows [r0, r0 + n) of x times one shard of w. */
   private matmulShard(o: CpuTensor, xt: CpuTensor, w: CpuWeight, s: Shard, r0: number, n: number, float: boolean): void {
     const [outF, inF] = w.shape;
     const home = s.arena, threads = this.threads;
-    // Chunks of output rows: ~24 per thread for balance, multiples of 16 (whole Q4_0 quads).
-    const chunk = Math.min(512, Math.max(16, Math.ceil(s.rows / (threads * 24) / 16) * 16));
+    const chunk = rowChunk(s.rows, threads);
     const direct = o.arena === home;
     const tmp = direct ? -1 : home.alloc(n * s.rows * 4);
     try {
@@ -262,7 +298,7 @@ export class CpuBackend implements Backend {
           const nb = inF / 32;
           const xq = home.scratch('xq', n * inF), xd = home.scratch('xd', n * nb * 4);
           const xs8 = home.scratch('xs8', n * nb * 4), xs16 = home.scratch('xs16', n * nb * 8);
-          home.args([w.layout, xp, inF, n, inF, s.ptr, s.rows, op, ostride, chunk, xq, xd, xs8, xs16, w.subnormalScales ? 1 : 0]);
+          home.args([w.layout, xp, inF, n, inF, s.ptr, s.rows, op, ostride, chunk, xq, xd, xs8, xs16, w.subnormalScales ? 1 : 0, 1]);
           this.run(home, 'matmulQuant', n * s.rows * inF / 16);
         } else {
           home.threadScratch(threads, PANEL * inF * 4);

@@ -92,6 +92,10 @@ export class RefBackend implements Backend {
     }
   }
 
+  matmuls(x: Tensor, rows: number, items: readonly { out: Tensor; w: Weight }[]): void {
+    for (const { out, w } of items) this.matmul(out, x, w, rows);
+  }
+
   matmul(out: Tensor, x: Tensor, weight: Weight, rows: number): void {
     const w = weight as RefWeight;
     const [outF, inF] = w.shape;
