@@ -4,7 +4,7 @@
 // (ggml quantize_row_q8_0: d = max|x| / 127, q = round(x / d)), except that d stays float32
 // (llama.cpp rounds it to float16) and lives apart from the quants: per row `K` int8 quants,
 // `K/32` float32 scales, `K/32` int32 sums 8·Σq that Q4_0's unsigned-nibble dot products
-// subtract (see dot.ts), and `K/16` int32 sums Σq per 16 for Q6_K's offset (kquant.ts).
+// subtract (see q4.ts), and `K/16` int32 sums Σq per 16 for Q6_K's offset (kquant.ts).
 
 import { grab, barrier } from './sync';
 
