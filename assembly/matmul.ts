@@ -55,6 +55,15 @@ function tile4x2(p: usize, K: i32, x0: usize, x1: usize, o0: usize, o1: usize, t
 
 const PANEL = 4;
 
+/** Lane i of v to out row r + i·q: the results of a four-stream kernel (rows r, r + q, …). */
+// @ts-ignore: decorator
+@inline function storeStreams(out: usize, r: i32, q: i32, v: v128): void {
+  store<f32>(out + (<usize>r << 2), f32x4.extract_lane(v, 0));
+  store<f32>(out + (<usize>(r + q) << 2), f32x4.extract_lane(v, 1));
+  store<f32>(out + (<usize>(r + 2 * q) << 2), f32x4.extract_lane(v, 2));
+  store<f32>(out + (<usize>(r + 3 * q) << 2), f32x4.extract_lane(v, 3));
+}
+
 /**
  * Float path (see the top of this file). Args: type, x, xStride, n, K, w, wRows, out, outStride,
  * chunk; f0 the F16 weight scale (dequant.ts).
@@ -76,10 +85,7 @@ export function matmulFloat(tid: i32, nt: i32): void {
         const q = (end - r) >> 2;
         for (const r0 = r; r < r0 + q; r++) {
           const v = dotF16Prescaled4(w + <usize>r * rb, <usize>q * rb, xs, K);
-          store<f32>(out + (<usize>r << 2), f32x4.extract_lane(v, 0));
-          store<f32>(out + (<usize>(r + q) << 2), f32x4.extract_lane(v, 1));
-          store<f32>(out + (<usize>(r + 2 * q) << 2), f32x4.extract_lane(v, 2));
-          store<f32>(out + (<usize>(r + 3 * q) << 2), f32x4.extract_lane(v, 3));
+          storeStreams(out, r, q, v);
         }
         r += 3 * q;
       }
@@ -151,10 +157,7 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
             : layout == Q4_K ? dotQ4Kx4(wr, qb, xq, xd, xn, K)
             : layout == Q5_K ? dotQ5Kx4(wr, qb, xq, xd, xn, K)
             : dotQ6Kx4(wr, qb, xq, xd, xh, K);
-          store<f32>(out + (<usize>r << 2), f32x4.extract_lane(v, 0));
-          store<f32>(out + (<usize>(r + q) << 2), f32x4.extract_lane(v, 1));
-          store<f32>(out + (<usize>(r + 2 * q) << 2), f32x4.extract_lane(v, 2));
-          store<f32>(out + (<usize>(r + 3 * q) << 2), f32x4.extract_lane(v, 3));
+          storeStreams(out, r, q, v);
         }
         r += 3 * q;
       }

@@ -31,7 +31,7 @@ import { loadModel, type Model } from '../../src/engine/model.js';
 import { GgmlType, ggmlTypeName } from '../../src/formats/ggml-types.js';
 import type { GemmaConfig } from '../../src/model/config.js';
 import { argmax } from '../../src/sampling/sampler.js';
-import { llamaGreedy, llamaTeacherForced, maxDiffUpToOffset } from '../helpers/llama-oracle.js';
+import { llamaGreedy, llamaTeacherForced, maxDiffUpToOffset, meanAbsDiffUpToOffset } from '../helpers/llama-oracle.js';
 import { randomWeights, tinyConfig, tmpDir, writeTinyGguf } from '../helpers/tiny-models.js';
 import { buildKernels } from './helpers.js';
 
@@ -91,15 +91,6 @@ function spread(row: Float32Array): { std: number; margin: number } {
   return { std: Math.sqrt(v / row.length), margin: a - b };
 }
 
-/** mean over the row of |(a − mean(a − b)) − b|: the mean difference after removing a constant offset. */
-function meanDiffUpToOffset(a: Float32Array, b: Float32Array): number {
-  let mean = 0, n = 0;
-  for (let i = 0; i < a.length; i++) if (Number.isFinite(b[i])) { mean += a[i]! - b[i]!; n++; }
-  mean /= n;
-  let s = 0;
-  for (let i = 0; i < a.length; i++) if (Number.isFinite(b[i])) s += Math.abs(a[i]! - mean - b[i]!);
-  return s / n;
-}
 
 /** Logits after every id, fed in chunks of `chunk` tokens through one session. */
 async function teacherForced(model: Model, ids: number[], chunk: number): Promise<Float32Array[]> {
@@ -119,7 +110,7 @@ async function teacherForced(model: Model, ids: number[], chunk: number): Promis
 function agreement(ours: Float32Array[], theirs: Float32Array[]): { mean: number; max: number; top1: number } {
   let mean = 0, max = 0, agree = 0;
   for (let t = 0; t < theirs.length; t++) {
-    mean += meanDiffUpToOffset(ours[t]!, theirs[t]!) / theirs.length;
+    mean += meanAbsDiffUpToOffset(ours[t]!, theirs[t]!) / theirs.length;
     max = Math.max(max, maxDiffUpToOffset(ours[t]!, theirs[t]!));
     if (argmax(ours[t]!) === argmax(theirs[t]!)) agree++;
   }

@@ -27,7 +27,7 @@ import { readGguf } from '../../src/formats/gguf.js';
 import { argmax } from '../../src/sampling/sampler.js';
 import { loadTokenizer } from '../../src/tokenizer/load.js';
 import { loadRef } from '../helpers/load.js';
-import { llama, llamaGreedy, llamaTeacherForced, maxDiffUpToOffset } from '../helpers/llama-oracle.js';
+import { llama, llamaGreedy, llamaTeacherForced, maxDiffUpToOffset, meanAbsDiffUpToOffset } from '../helpers/llama-oracle.js';
 import { randomWeights, tinyConfig, tmpDir } from '../helpers/tiny-models.js';
 import { writeHfModel } from './helpers.js';
 
@@ -36,14 +36,6 @@ const MARGIN = 0.01;
 const MEAN_TOL = 0.2;
 const TOP1_MIN = 0.85;
 
-function meanAbsDiffUpToOffset(a: Float32Array, b: Float32Array): number {
-  let mean = 0, n = 0;
-  for (let i = 0; i < a.length; i++) if (Number.isFinite(b[i])) { mean += a[i]! - b[i]!; n++; }
-  mean /= n;
-  let s = 0;
-  for (let i = 0; i < a.length; i++) if (Number.isFinite(b[i])) s += Math.abs(a[i]! - mean - b[i]!);
-  return s / n;
-}
 
 /** Mean |Δlogit| (offset removed) and top-1 agreement of gemma-ts rows against llama.cpp rows. */
 function agreement(ours: Float32Array, theirs: Float32Array[], V: number): { mean: number; top1: number } {

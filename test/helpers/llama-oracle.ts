@@ -83,3 +83,13 @@ export function maxDiffUpToOffset(a: Float32Array, b: Float32Array): number {
   for (let i = 0; i < a.length; i++) if (Number.isFinite(b[i])) m = Math.max(m, Math.abs(a[i] - mean - b[i]));
   return m;
 }
+
+/** mean over the row of |(a − mean(a − b)) − b| (entries where b is −Infinity skipped): the mean difference after removing a constant offset. */
+export function meanAbsDiffUpToOffset(a: Float32Array, b: Float32Array): number {
+  let mean = 0, n = 0;
+  for (let i = 0; i < a.length; i++) if (Number.isFinite(b[i])) { mean += a[i] - b[i]; n++; }
+  mean /= n;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) if (Number.isFinite(b[i])) s += Math.abs(a[i] - mean - b[i]);
+  return s / n;
+}

@@ -15,18 +15,9 @@ import { openCheckpoint } from '../../src/model/checkpoint.js';
 import { gemmaTensorSpecs, type TensorSpec } from '../../src/model/tensor-names.js';
 import { argmax } from '../../src/sampling/sampler.js';
 import { loadRef } from '../helpers/load.js';
-import { llamaTeacherForced } from '../helpers/llama-oracle.js';
+import { llamaTeacherForced, meanAbsDiffUpToOffset } from '../helpers/llama-oracle.js';
 import { randomWeights, tinyConfig, tmpDir, writeTinyGguf } from '../helpers/tiny-models.js';
 
-/** Mean over positions of the mean |Δlogit| after removing the row's mean difference (llama.cpp's -Infinity entries are skipped). */
-export function meanAbsDiffUpToOffset(a: Float32Array, b: Float32Array): number {
-  let mean = 0, n = 0;
-  for (let i = 0; i < a.length; i++) if (Number.isFinite(b[i])) { mean += a[i]! - b[i]!; n++; }
-  mean /= n;
-  let s = 0;
-  for (let i = 0; i < a.length; i++) if (Number.isFinite(b[i])) s += Math.abs(a[i]! - mean - b[i]!);
-  return s / n;
-}
 
 // Hidden size a multiple of 256 so every K-quant row is whole super-blocks.
 const config = tinyConfig({ hiddenSize: 256, intermediateSize: 512, numHeads: 2, numKvHeads: 1, headDim: 128, vocabSize: 512 });
