@@ -18,6 +18,10 @@
  *   For scale, Q4_0's own quantization error (CPU on the Q4_0 file against llama.cpp on the
  *   F32 file of the same weights) is mean |Δ| 0.88–1.09 with top-1 28–43%, asserted to be
  *   over 4× the gap between the engines: a CPU backend that decoded Q4_0 wrongly would fail.
+ * - Q4_K / Q5_K / Q6_K (a model whose rows are multiples of 256), the same checks. llama.cpp's
+ *   K-quant dot products quantize activations per 256 (Q8_K), more coarsely than per 32, so the
+ *   engines differ more: measured mean 0.11–0.13, top-1 91–97% (their own quantization error
+ *   against the F32 file: mean 0.30–1.17).
  *
  * Shapes: every row length (hidden, ffn, heads·head_dim) is a multiple of 32, so Q8_0 and Q4_0
  * apply to every matrix, the tied embedding included. A vocabulary of 2048 makes top-1 a real
@@ -44,15 +48,20 @@ const STEPS = 32;
 const LLAMA_CTX = 512;
 const CTX = 256;
 const WEIGHTS = { seed: 7, matrixStd: 0.12, embedStd: 0.03 };
+/** Rows twice as long sum twice as many terms: a smaller std keeps the logits' spread alike. */
+const weightsFor = (name: string) => (name === KQ ? { ...WEIGHTS, matrixStd: 0.085 } : WEIGHTS);
 /** A logit row's standard deviation must exceed this: the tolerances are small against it. */
 const MIN_SPREAD = 1;
 
 const MQA = 'MQA (2B-like)';
 const GQA = 'GQA, heads·head_dim ≠ hidden (7B-like)';
+const KQ = 'MQA, rows of 256 (K-quants)';
 const CONFIGS: Record<string, GemmaConfig> = {
   [MQA]: tinyConfig({ vocabSize: 2048, hiddenSize: 128, intermediateSize: 256, numLayers: 2, numHeads: 4, numKvHeads: 1, headDim: 32 }),
   // 4 heads × 32 = 128 over hidden 96, 2 KV heads.
   [GQA]: tinyConfig({ vocabSize: 2048, hiddenSize: 96, intermediateSize: 192, numLayers: 3, numHeads: 4, numKvHeads: 2, headDim: 32 }),
+  // K-quant blocks span 256 elements: every row length a multiple of 256.
+  [KQ]: tinyConfig({ vocabSize: 2048, hiddenSize: 256, intermediateSize: 512, numLayers: 2, numHeads: 4, numKvHeads: 1, headDim: 64 }),
 };
 
 const prompt = [2, 17, 300, 41, 99, 1260, 5, 777];
@@ -70,7 +79,7 @@ function fileFor(name: string, type: GgmlType, suffix = ''): string {
 /** Writes the model in `type` and loads that file on the default (CPU) backend with 2 threads. */
 async function writeAndLoad(name: string, type: GgmlType): Promise<{ file: string; model: Model }> {
   const config = CONFIGS[name]!;
-  const file = await writeTinyGguf(fileFor(name, type), config, randomWeights(config, WEIGHTS), type);
+  const file = await writeTinyGguf(fileFor(name, type), config, randomWeights(config, weightsFor(name)), type);
   const model = await loadModel(file, { threads: 2, contextLength: CTX });
   models.push(model);
   expect(model.backend.name).toBe('cpu');
@@ -164,7 +173,8 @@ describe.each(withNames([[MQA, GgmlType.F32], [GQA, GgmlType.F32], [MQA, GgmlTyp
     });
   });
 
-describe.each(withNames([[MQA, GgmlType.Q8_0], [MQA, GgmlType.Q4_0], [GQA, GgmlType.Q8_0], [GQA, GgmlType.Q4_0]]))(
+describe.each(withNames([[MQA, GgmlType.Q8_0], [MQA, GgmlType.Q4_0], [GQA, GgmlType.Q8_0], [GQA, GgmlType.Q4_0],
+  [KQ, GgmlType.Q4_K], [KQ, GgmlType.Q5_K], [KQ, GgmlType.Q6_K]]))(
   'CPU backend vs llama.cpp, %s, %s', (name, typeName, type) => {
     it('teacher-forced logits agree statistically, as one prompt (float path) and in chunks of 7 (integer path)', async () => {
       const config = CONFIGS[name]!;
@@ -186,7 +196,7 @@ describe.each(withNames([[MQA, GgmlType.Q8_0], [MQA, GgmlType.Q4_0], [GQA, GgmlT
       expect(distinctTop1, shape).toBeGreaterThanOrEqual(ids.length / 2);
 
       // The scale of the quantization itself: llama.cpp on the F32 file of the same weights.
-      const f32 = await writeTinyGguf(fileFor(name, GgmlType.F32, '-baseline'), config, randomWeights(config, WEIGHTS), GgmlType.F32);
+      const f32 = await writeTinyGguf(fileFor(name, GgmlType.F32, '-baseline'), config, randomWeights(config, weightsFor(name)), GgmlType.F32);
       const theirsF32 = await llamaTeacherForced(f32, ids, V, LLAMA_CTX);
 
       for (const chunk of [ids.length, 7]) {
