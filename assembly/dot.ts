@@ -93,6 +93,18 @@ export function initConsts(): void {
     i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w), i16x8.extend_high_i8x16_s(x)));
 }
 
+/**
+ * dotI8 with the weight's sign mask and magnitude computed once (i8x16.lt_s(w, 0), i8x16.abs(w))
+ * for several activation vectors; the baseline build has nothing to share.
+ */
+// @ts-ignore: decorator
+@inline function dotI8Shared(w: v128, neg: v128, mag: v128, x: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(i8x16.sub(v128.xor(x, neg), neg), mag));
+  }
+  return dotI8(w, x);
+}
+
 /** One Q8_0 block (32 quants at w) against one activation block (32 quants at x). */
 // @ts-ignore: decorator
 @inline function blockQ8(w: usize, x: usize): v128 {
@@ -118,6 +130,47 @@ export function dotQ8(w: usize, xq: usize, xd: usize, K: i32, exact: bool): f32 
   }
   keep(tk);
   return hsum(acc);
+}
+
+/**
+ * dotQ8 of one row against four activation rows (xq + t·xStride, scales at xd + t·dStride):
+ * the row's vectors, sign masks and magnitudes are loaded and computed once for the four, which
+ * small batches (a server decoding several sequences) otherwise repeat per activation row.
+ * Per block the four lanes of partial sums are scaled and accumulated as they are (no reduction
+ * per group), so sums differ from dotQ8's in rounding only. Lane t of the result: activation row t.
+ */
+export function dotQ8T4(w: usize, xq: usize, xStride: usize, xd: usize, dStride: usize, K: i32, exact: bool): v128 {
+  const nb = K >> 5, G = nb >> 2;
+  const mask = v128.load(C_F16MASK), rescale = v128.load(C_F16SCALE);
+  const zero = i8x16.splat(0);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  const x1 = xStride, x2 = 2 * xStride, x3 = 3 * xStride, d1 = dStride, d2 = 2 * dStride, d3 = 3 * dStride;
+  for (let b = 0; b < nb; b++) {
+    // Groups of 4 blocks [4 × f16 d][4 × 32 quants], then single GGUF blocks [d][32 quants].
+    const g = b >> 2, inGroup = g < G;
+    const base = inGroup ? w + <usize>g * 136 : w + <usize>G * 136 + <usize>(b - (G << 2)) * 34;
+    const q = inGroup ? base + 8 + (<usize>(b & 3) << 5) : base + 2;
+    const dw = inGroup ? laneOf(scales4(base, exact, mask, rescale), b & 3) : scale1(base);
+    const wa = v128.load(q), wb = v128.load(q, 16);
+    const na = i8x16.lt_s(wa, zero), ma = i8x16.abs(wa), nb2 = i8x16.lt_s(wb, zero), mb = i8x16.abs(wb);
+    const xo = xq + (<usize>b << 5), dx = xd + (<usize>b << 2);
+    c0 = fma(f32x4.convert_i32x4_s(i32x4.add(dotI8Shared(wa, na, ma, v128.load(xo)), dotI8Shared(wb, nb2, mb, v128.load(xo, 16)))),
+      f32x4.mul(dw, v128.load32_splat(dx)), c0);
+    c1 = fma(f32x4.convert_i32x4_s(i32x4.add(dotI8Shared(wa, na, ma, v128.load(xo + x1)), dotI8Shared(wb, nb2, mb, v128.load(xo + x1, 16)))),
+      f32x4.mul(dw, v128.load32_splat(dx + d1)), c1);
+    c2 = fma(f32x4.convert_i32x4_s(i32x4.add(dotI8Shared(wa, na, ma, v128.load(xo + x2)), dotI8Shared(wb, nb2, mb, v128.load(xo + x2, 16)))),
+      f32x4.mul(dw, v128.load32_splat(dx + d2)), c2);
+    c3 = fma(f32x4.convert_i32x4_s(i32x4.add(dotI8Shared(wa, na, ma, v128.load(xo + x3)), dotI8Shared(wb, nb2, mb, v128.load(xo + x3, 16)))),
+      f32x4.mul(dw, v128.load32_splat(dx + d3)), c3);
+  }
+  return hsum4(c0, c1, c2, c3);
+}
+
+/** Lane `i` (0..3) of v in all four lanes. */
+// @ts-ignore: decorator
+@inline function laneOf(v: v128, i: i32): v128 {
+  return i == 0 ? f32x4.shuffle(v, v, 0, 0, 0, 0) : i == 1 ? f32x4.shuffle(v, v, 1, 1, 1, 1)
+    : i == 2 ? f32x4.shuffle(v, v, 2, 2, 2, 2) : f32x4.shuffle(v, v, 3, 3, 3, 3);
 }
 
 /**

@@ -12,7 +12,7 @@
 import { barrier, farg, grab, iarg, parg, scratch } from './sync';
 import { fma, hsum } from './simd';
 import { quantizeRows } from './quantize';
-import { dotQ8, dotQ8x4 } from './dot';
+import { dotQ8, dotQ8T4, dotQ8x4 } from './dot';
 import { dotBF16, dotF16, dotF16Prescaled, dotF16Prescaled4, dotF32, prescale } from './fdot';
 import { dotQ4Quad, dotQ4Quad4, gemmQ4Quad4, storeQuad } from './q4';
 import { decodeRow, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0R4, Q4_K, Q5_K, Q6_K, Q8_0X4 } from './dequant';
@@ -163,7 +163,19 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
       }
       for (; r < end; r++) {
         const wr = w + <usize>r * rb;
-        for (let t = 0; t < n; t++) {
+        let t = 0;
+        if (layout == Q8_0X4) {
+          // Four activation rows per pass over the weight row (dotQ8T4), the rest one by one.
+          for (; t + 4 <= n; t += 4) {
+            const v = dotQ8T4(wr, xq + <usize>t * <usize>K, <usize>K, xd + <usize>t * (nb << 2), nb << 2, K, exact);
+            const o = out + <usize>t * os + (<usize>r << 2);
+            store<f32>(o, f32x4.extract_lane(v, 0));
+            store<f32>(o + os, f32x4.extract_lane(v, 1));
+            store<f32>(o + 2 * os, f32x4.extract_lane(v, 2));
+            store<f32>(o + 3 * os, f32x4.extract_lane(v, 3));
+          }
+        }
+        for (; t < n; t++) {
           const bo = <usize>t * (nb << 2);
           const q = xq + <usize>t * <usize>K;
           const v = layout == Q8_0X4 ? dotQ8(wr, q, xd + bo, K, exact)
