@@ -209,10 +209,14 @@ export function streamSum(tid: i32, p: usize, bytes: i32): void {
   const CH = 1 << 16;
   let a = i32x4.splat(0), b = i32x4.splat(0), c = i32x4.splat(0), d = i32x4.splat(0);
   for (let ch = grab(0); ch * CH < bytes; ch = grab(0)) {
-    const e = p + <usize>(ch + 1) * CH;
-    for (let q = p + <usize>ch * CH; q < e; q += 64) {
-      a = i32x4.add(a, v128.load(q)); b = i32x4.add(b, v128.load(q, 16));
-      c = i32x4.add(c, v128.load(q, 32)); d = i32x4.add(d, v128.load(q, 48));
+    // Each 64 KiB chunk as four streams side by side, as the matvec kernels read their weights
+    // (one stream per thread reads ~30% slower here: 17.5 against 24 GB/s on 2 threads).
+    const s0 = p + <usize>ch * CH, Q: usize = CH >> 2;
+    for (let o: usize = 0; o < Q; o += 32) {
+      a = i32x4.add(a, v128.load(s0 + o)); b = i32x4.add(b, v128.load(s0 + Q + o));
+      c = i32x4.add(c, v128.load(s0 + 2 * Q + o)); d = i32x4.add(d, v128.load(s0 + 3 * Q + o));
+      a = i32x4.add(a, v128.load(s0 + o, 16)); b = i32x4.add(b, v128.load(s0 + Q + o, 16));
+      c = i32x4.add(c, v128.load(s0 + 2 * Q + o, 16)); d = i32x4.add(d, v128.load(s0 + 3 * Q + o, 16));
     }
   }
   sink(sinkLine(tid), i32x4.add(i32x4.add(a, b), i32x4.add(c, d)));

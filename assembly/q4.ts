@@ -72,10 +72,20 @@ export function dotQ4Quad4(w: usize, stride: usize, xq: usize, xd: usize, xs: us
     const q = o + (cnt << 3);
     for (let j: usize = 0; j < cnt; j++) {
       const sj = o + (j << 3), qj = q + (j << 6);
-      a0 = quadFinish(blockQuad(w + qj, xq, k15), xs, xd, scales4(w + sj, exact, mask, rescale), a0);
-      a1 = quadFinish(blockQuad(w1 + qj, xq, k15), xs, xd, scales4(w1 + sj, exact, mask, rescale), a1);
-      a2 = quadFinish(blockQuad(w2 + qj, xq, k15), xs, xd, scales4(w2 + sj, exact, mask, rescale), a2);
-      a3 = quadFinish(blockQuad(w3 + qj, xq, k15), xs, xd, scales4(w3 + sj, exact, mask, rescale), a3);
+      // The four streams share every activation load: 4 + 4 splats per block instead of 4 × 8.
+      let b0 = i16x8.splat(0), b1 = i16x8.splat(0), b2 = i16x8.splat(0), b3 = i16x8.splat(0);
+      for (let i: usize = 0; i < 16; i += 4) {
+        const xl = v128.load32_splat(xq + i), xh = v128.load32_splat(xq + i + 16);
+        b0 = quadPair(v128.load(w + qj + (i << 2)), k15, xl, xh, b0);
+        b1 = quadPair(v128.load(w1 + qj + (i << 2)), k15, xl, xh, b1);
+        b2 = quadPair(v128.load(w2 + qj + (i << 2)), k15, xl, xh, b2);
+        b3 = quadPair(v128.load(w3 + qj + (i << 2)), k15, xl, xh, b3);
+      }
+      const n8 = v128.load32_splat(xs), dx = v128.load32_splat(xd);
+      a0 = fma(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extadd_pairwise_i16x8_s(b0), n8)), f32x4.mul(scales4(w + sj, exact, mask, rescale), dx), a0);
+      a1 = fma(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extadd_pairwise_i16x8_s(b1), n8)), f32x4.mul(scales4(w1 + sj, exact, mask, rescale), dx), a1);
+      a2 = fma(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extadd_pairwise_i16x8_s(b2), n8)), f32x4.mul(scales4(w2 + sj, exact, mask, rescale), dx), a2);
+      a3 = fma(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extadd_pairwise_i16x8_s(b3), n8)), f32x4.mul(scales4(w3 + sj, exact, mask, rescale), dx), a3);
       xq += 32; xd += 4; xs += 4;
     }
     o += cnt * 72;
@@ -98,6 +108,12 @@ export function dotQ4Quad4(w: usize, stride: usize, xq: usize, xd: usize, xs: us
   a = i16x8.add(a, i16x8.add(dotPairs(v128.load32_splat(xq, 8), v128.and(v, k15)), dotPairs(v128.load32_splat(xq, 24), v128.and(i16x8.shr_u(v, 4), k15))));
   v = v128.load(p, 48);
   return i16x8.add(a, i16x8.add(dotPairs(v128.load32_splat(xq, 12), v128.and(v, k15)), dotPairs(v128.load32_splat(xq, 28), v128.and(i16x8.shr_u(v, 4), k15))));
+}
+
+/** a + the pair sums of weight vector v (lo nibbles against xl, hi nibbles against xh). */
+// @ts-ignore: decorator
+@inline function quadPair(v: v128, k15: v128, xl: v128, xh: v128, a: v128): v128 {
+  return i16x8.add(a, i16x8.add(dotPairs(xl, v128.and(v, k15)), dotPairs(xh, v128.and(i16x8.shr_u(v, 4), k15))));
 }
 
 // @ts-ignore: decorator
