@@ -4,7 +4,7 @@
 // or with x prescaled by that factor once per op (prescale) so that the loop saves a multiply.
 
 import { C_F16MASK } from './dot';
-import { f16w, getF16WeightScale } from './dequant';
+import { getF16WeightScale } from './dequant';
 import { fma, hmax, hsum, hsum4 } from './simd';
 import { keep, touch } from './ahead';
 
@@ -29,16 +29,18 @@ export function dotF32(w: usize, x: usize, K: i32): f32 {
 }
 
 // @ts-ignore: decorator
-@inline function cvtLo(v: v128, mask: v128, k: v128): v128 {
-  return f32x4.mul(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), mask), k);
+@inline function f16lo(v: v128, mask: v128): v128 {
+  return v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), mask);
 }
 
 // @ts-ignore: decorator
-@inline function cvtHi(v: v128, mask: v128, k: v128): v128 {
-  return f32x4.mul(v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(v), 13), mask), k);
+@inline function f16hi(v: v128, mask: v128): v128 {
+  return v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(v), 13), mask);
 }
 
-export function dotF16(w: usize, x: usize, K: i32): f32 {
+/** Σ w·x over a row of float16 weights; `scaled`: multiply the shifted weights by the weight's factor. */
+// @ts-ignore: decorator
+@inline function dotF16Row(w: usize, x: usize, K: i32, scaled: bool): f32 {
   const mask = v128.load(C_F16MASK), k = f32x4.splat(getF16WeightScale());
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let j = 0, tk: i32 = 0;
@@ -46,17 +48,23 @@ export function dotF16(w: usize, x: usize, K: i32): f32 {
     tk += touch(w + (<usize>j << 1));
     const v = v128.load(w + (<usize>j << 1)), u = v128.load(w + (<usize>j << 1), 16);
     const o = <usize>j << 2;
-    a0 = fma(cvtLo(v, mask, k), v128.load(x + o), a0);
-    a1 = fma(cvtHi(v, mask, k), v128.load(x + o, 16), a1);
-    a2 = fma(cvtLo(u, mask, k), v128.load(x + o, 32), a2);
-    a3 = fma(cvtHi(u, mask, k), v128.load(x + o, 48), a3);
+    a0 = fma(scaled ? f32x4.mul(f16lo(v, mask), k) : f16lo(v, mask), v128.load(x + o), a0);
+    a1 = fma(scaled ? f32x4.mul(f16hi(v, mask), k) : f16hi(v, mask), v128.load(x + o, 16), a1);
+    a2 = fma(scaled ? f32x4.mul(f16lo(u, mask), k) : f16lo(u, mask), v128.load(x + o, 32), a2);
+    a3 = fma(scaled ? f32x4.mul(f16hi(u, mask), k) : f16hi(u, mask), v128.load(x + o, 48), a3);
   }
   let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
   for (; j < K; j++) {
-    s += f16w(load<u16>(w + (<usize>j << 1))) * load<f32>(x + (<usize>j << 2));
+    const h = load<u16>(w + (<usize>j << 1));
+    const v = reinterpret<f32>(<u32>(h & 0x7fff) << 13 | (<u32>(h & 0x8000) << 16));
+    s += (scaled ? v * getF16WeightScale() : v) * load<f32>(x + (<usize>j << 2));
   }
   keep(tk);
   return s;
+}
+
+export function dotF16(w: usize, x: usize, K: i32): f32 {
+  return dotF16Row(w, x, K, true);
 }
 
 /**
@@ -65,32 +73,7 @@ export function dotF16(w: usize, x: usize, K: i32): f32 {
  * per four weights.
  */
 export function dotF16Prescaled(w: usize, xs: usize, K: i32): f32 {
-  const mask = v128.load(C_F16MASK);
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let j = 0, tk: i32 = 0;
-  for (; j + 16 <= K; j += 16) {
-    tk += touch(w + (<usize>j << 1));
-    const v = v128.load(w + (<usize>j << 1)), u = v128.load(w + (<usize>j << 1), 16);
-    const o = <usize>j << 2;
-    a0 = fma(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), mask), v128.load(xs + o), a0);
-    a1 = fma(v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(v), 13), mask), v128.load(xs + o, 16), a1);
-    a2 = fma(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(u), 13), mask), v128.load(xs + o, 32), a2);
-    a3 = fma(v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(u), 13), mask), v128.load(xs + o, 48), a3);
-  }
-  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
-  for (; j < K; j++) s += reinterpret<f32>(<u32>(load<u16>(w + (<usize>j << 1)) & 0x7fff) << 13 | (<u32>(load<u16>(w + (<usize>j << 1)) & 0x8000) << 16)) * load<f32>(xs + (<usize>j << 2));
-  keep(tk);
-  return s;
-}
-
-// @ts-ignore: decorator
-@inline function f16lo(v: v128, mask: v128): v128 {
-  return v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), mask);
-}
-
-// @ts-ignore: decorator
-@inline function f16hi(v: v128, mask: v128): v128 {
-  return v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(v), 13), mask);
+  return dotF16Row(w, xs, K, false);
 }
 
 /**

@@ -160,3 +160,22 @@ describe('matmuls: several weights on one x', () => {
     }
   });
 });
+
+describe('F16 matvec with activations too large to prescale', () => {
+  const backends = useBackends('2 threads');
+  it('takes the per-weight scaling path and matches the reference', async () => {
+    const cpu = backends.get('2 threads')!;
+    const [rows, cols] = [37, 160];
+    const bytes = encodeTensor(GgmlType.F16, gaussian(rows * cols, 11, 0.05));
+    const wc = cpu.createWeight('w', { shape: [rows, cols], type: GgmlType.F16, bytes });
+    const wr = ref.createWeight('w', { shape: [rows, cols], type: GgmlType.F16, bytes });
+    // These weights are rescaled by 2^10 at load, so the kernel's factor is 2^102 ≈ 5e30: with
+    // |x| up to ~3e6 the prescaled copy would pass 1e36, which prescale (assembly/fdot.ts) refuses.
+    const x = gaussian(cols, 12, 1e6);
+    const xc = cpu.createTensor(1, cols), xr = ref.createTensor(1, cols);
+    cpu.write(xc, x); ref.write(xr, x);
+    const yc = cpu.createTensor(1, rows), yr = ref.createTensor(1, rows);
+    cpu.matmul(yc, xc, wc, 1); ref.matmul(yr, xr, wr, 1);
+    expect(nerr(await cpu.read(yc), await ref.read(yr))).toBeLessThanOrEqual(MATMUL_TOLERANCE[GgmlType.F16]!);
+  });
+});
