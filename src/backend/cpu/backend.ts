@@ -270,17 +270,26 @@ export class CpuBackend implements Backend {
       for (const { out, w } of items) this.matmul(out, x, w, rows);
       return;
     }
-    const inF = xt.cols, nb = inF / 32, threads = this.threads;
-    const xq = home.scratch('xq', rows * inF), xd = home.scratch('xd', rows * nb * 4);
-    const xs8 = home.scratch('xs8', rows * nb * 4), xs16 = home.scratch('xs16', rows * nb * 8);
-    const ws = items.map(({ out, w }) => {
-      const cw = w as CpuWeight, s = cw.shards[0], o = tensor(out);
-      return { layout: cw.layout, ptr: s.ptr, rows: s.rows, out: o.ptr, ostride: o.cols, chunk: rowChunk(s.rows, threads), exact: cw.subnormalScales ? 1 : 0 };
-    });
-    const [first, ...rest] = ws;
-    home.args([first.layout, xt.ptr, inF, rows, inF, first.ptr, first.rows, first.out, first.ostride, first.chunk, xq, xd, xs8, xs16,
-      first.exact, ws.length, ...rest.flatMap((w) => [w.layout, w.ptr, w.rows, w.out, w.ostride, w.chunk, w.exact])]);
-    this.run(home, 'matmulQuant', rows * inF * ws.reduce((t, w) => t + w.rows, 0) / 16);
+    this.matmulQuant(home, xt.ptr, xt.cols, rows, items.map(({ out, w }) => {
+      const cw = w as CpuWeight, o = tensor(out);
+      return { w: cw, shard: cw.shards[0], out: o.ptr, ostride: o.cols };
+    }));
+  }
+
+  /**
+   * The integer kernel (assembly/matmul.ts matmulQuant) on `n` rows of x at `xp` (`inF` floats
+   * each) against one or more weight shards of `home`, each into its output rows.
+   */
+  private matmulQuant(home: Arena, xp: number, inF: number, n: number,
+    ws: readonly { w: CpuWeight; shard: Shard; out: number; ostride: number }[]): void {
+    const nb = inF / 32;
+    const xq = home.scratch('xq', n * inF), xd = home.scratch('xd', n * nb * 4);
+    const xs8 = home.scratch('xs8', n * nb * 4), xs16 = home.scratch('xs16', n * nb * 8);
+    const one = ({ w, shard, out, ostride }: typeof ws[number]) =>
+      [w.layout, shard.ptr, shard.rows, out, ostride, rowChunk(shard.rows, this.threads), w.subnormalScales ? 1 : 0];
+    const [layout, ptr, rows, out, ostride, chunk, exact] = one(ws[0]);
+    home.args([layout, xp, inF, n, inF, ptr, rows, out, ostride, chunk, xq, xd, xs8, xs16, exact, ws.length, ...ws.slice(1).flatMap(one)]);
+    this.run(home, 'matmulQuant', n * inF * ws.reduce((t, w) => t + w.shard.rows, 0) / 16);
   }
 
   /** Rows [r0, r0 + n) of x times one shard of w. */
@@ -295,11 +304,7 @@ export class CpuBackend implements Backend {
         const op = direct ? o.ptr + (r0 * outF + s.row0) * 4 : tmp;
         const ostride = direct ? outF : s.rows;
         if (!float) {
-          const nb = inF / 32;
-          const xq = home.scratch('xq', n * inF), xd = home.scratch('xd', n * nb * 4);
-          const xs8 = home.scratch('xs8', n * nb * 4), xs16 = home.scratch('xs16', n * nb * 8);
-          home.args([w.layout, xp, inF, n, inF, s.ptr, s.rows, op, ostride, chunk, xq, xd, xs8, xs16, w.subnormalScales ? 1 : 0, 1]);
-          this.run(home, 'matmulQuant', n * s.rows * inF / 16);
+          this.matmulQuant(home, xp, inF, n, [{ w, shard: s, out: op, ostride }]);
         } else {
           home.threadScratch(threads, PANEL * inF * 4);
           home.args([w.layout, xp, inF, n, inF, s.ptr, s.rows, op, ostride, chunk], [w.f16Scale]);
