@@ -38,9 +38,21 @@ export function dotF32(w: usize, x: usize, K: i32): f32 {
   return v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(v), 13), mask);
 }
 
-/** Σ w·x over a row of float16 weights; `scaled`: multiply the shifted weights by the weight's factor. */
+/** Row kinds of halfRow: float16 shifted into float32 position (times the weight's factor when
+ *  SCALED; the factor is on x when PRESCALED), or bfloat16 (the upper half of a float32). */
+const PRESCALED = 0, SCALED = 1, BFLOAT = 2;
+
+/** Four of the eight 16-bit weights in v (lanes 4..7 when `hi`, else 0..3) as float32. */
 // @ts-ignore: decorator
-@inline function dotF16Row(w: usize, x: usize, K: i32, scaled: bool): f32 {
+@inline function widen(kind: i32, v: v128, hi: bool, mask: v128, k: v128): v128 {
+  if (kind == BFLOAT) return i32x4.shl(hi ? i32x4.extend_high_i16x8_u(v) : i32x4.extend_low_i16x8_u(v), 16);
+  const f = hi ? f16hi(v, mask) : f16lo(v, mask);
+  return kind == SCALED ? f32x4.mul(f, k) : f;
+}
+
+/** Σ w·x over a row of 16-bit weights of `kind` (a constant at every call). */
+// @ts-ignore: decorator
+@inline function halfRow(kind: i32, w: usize, x: usize, K: i32): f32 {
   const mask = v128.load(C_F16MASK), k = f32x4.splat(getF16WeightScale());
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let j = 0, tk: i32 = 0;
@@ -48,23 +60,23 @@ export function dotF32(w: usize, x: usize, K: i32): f32 {
     tk += touch(w + (<usize>j << 1));
     const v = v128.load(w + (<usize>j << 1)), u = v128.load(w + (<usize>j << 1), 16);
     const o = <usize>j << 2;
-    a0 = fma(scaled ? f32x4.mul(f16lo(v, mask), k) : f16lo(v, mask), v128.load(x + o), a0);
-    a1 = fma(scaled ? f32x4.mul(f16hi(v, mask), k) : f16hi(v, mask), v128.load(x + o, 16), a1);
-    a2 = fma(scaled ? f32x4.mul(f16lo(u, mask), k) : f16lo(u, mask), v128.load(x + o, 32), a2);
-    a3 = fma(scaled ? f32x4.mul(f16hi(u, mask), k) : f16hi(u, mask), v128.load(x + o, 48), a3);
+    a0 = fma(widen(kind, v, false, mask, k), v128.load(x + o), a0);
+    a1 = fma(widen(kind, v, true, mask, k), v128.load(x + o, 16), a1);
+    a2 = fma(widen(kind, u, false, mask, k), v128.load(x + o, 32), a2);
+    a3 = fma(widen(kind, u, true, mask, k), v128.load(x + o, 48), a3);
   }
   let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
   for (; j < K; j++) {
-    const h = load<u16>(w + (<usize>j << 1));
-    const v = reinterpret<f32>(<u32>(h & 0x7fff) << 13 | (<u32>(h & 0x8000) << 16));
-    s += (scaled ? v * getF16WeightScale() : v) * load<f32>(x + (<usize>j << 2));
+    const h = <u32>load<u16>(w + (<usize>j << 1));
+    const v = kind == BFLOAT ? reinterpret<f32>(h << 16) : reinterpret<f32>((h & 0x7fff) << 13 | ((h & 0x8000) << 16));
+    s += (kind == SCALED ? v * getF16WeightScale() : v) * load<f32>(x + (<usize>j << 2));
   }
   keep(tk);
   return s;
 }
 
 export function dotF16(w: usize, x: usize, K: i32): f32 {
-  return dotF16Row(w, x, K, true);
+  return halfRow(SCALED, w, x, K);
 }
 
 /**
@@ -73,7 +85,7 @@ export function dotF16(w: usize, x: usize, K: i32): f32 {
  * per four weights.
  */
 export function dotF16Prescaled(w: usize, xs: usize, K: i32): f32 {
-  return dotF16Row(w, xs, K, false);
+  return halfRow(PRESCALED, w, xs, K);
 }
 
 /**
@@ -126,20 +138,6 @@ export function prescale(x: usize, xs: usize, K: i32, k: f32): bool {
 }
 
 export function dotBF16(w: usize, x: usize, K: i32): f32 {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let j = 0, tk: i32 = 0;
-  for (; j + 16 <= K; j += 16) {
-    tk += touch(w + (<usize>j << 1));
-    const v = v128.load(w + (<usize>j << 1)), u = v128.load(w + (<usize>j << 1), 16);
-    const o = <usize>j << 2;
-    a0 = fma(i32x4.shl(i32x4.extend_low_i16x8_u(v), 16), v128.load(x + o), a0);
-    a1 = fma(i32x4.shl(i32x4.extend_high_i16x8_u(v), 16), v128.load(x + o, 16), a1);
-    a2 = fma(i32x4.shl(i32x4.extend_low_i16x8_u(u), 16), v128.load(x + o, 32), a2);
-    a3 = fma(i32x4.shl(i32x4.extend_high_i16x8_u(u), 16), v128.load(x + o, 48), a3);
-  }
-  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
-  for (; j < K; j++) s += reinterpret<f32>(<u32>load<u16>(w + (<usize>j << 1)) << 16) * load<f32>(x + (<usize>j << 2));
-  keep(tk);
-  return s;
+  return halfRow(BFLOAT, w, x, K);
 }
 
