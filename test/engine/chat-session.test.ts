@@ -3,23 +3,17 @@
  * weights): a new turn evaluates only its new tokens and gives the logits of evaluating the whole
  * conversation from scratch; a conversation sharing a beginning reuses it; abort keeps it usable.
  */
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type Model } from '../../src/engine/model.js';
-import { createDemoModel } from '../../src/engine/demo.js';
+import type { Model } from '../../src/engine/model.js';
 import type { ChatMessage } from '../../src/engine/types.js';
 import { maxAbsDiff } from '../helpers/goldens.js';
-import { tmpDir } from '../helpers/tiny-models.js';
+import { loadDemoModel } from '../helpers/load.js';
 
 const greedy = { temperature: 0, maxTokens: 5 };
 
 describe('ChatSession', () => {
   let model: Model;
-  beforeAll(async () => {
-    const dir = path.join(tmpDir(), 'demo');
-    await createDemoModel(dir);
-    model = await loadModel(dir);
-  });
+  beforeAll(async () => { model = await loadDemoModel(); });
 
   /** Tokens of one more user turn after a closed model turn: <end_of_turn>\n + the turn + the generation prompt. */
   const newTurnTokens = (text: string) => 2 + model.encodePrompt([{ role: 'user', content: text }]).length - 1;

@@ -1,10 +1,9 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../../src/engine/model.js';
-import { createDemoModel } from '../../src/engine/demo.js';
 import { StopMatcher } from '../../src/engine/generate.js';
 import { loadGoldens, maxAbsDiff, TINY_MQA } from '../helpers/goldens.js';
-import { tmpDir } from '../helpers/tiny-models.js';
+import { loadDemoModel } from '../helpers/load.js';
 
 describe('loadModel on the HF fixture', () => {
   it('exposes the config and matches the goldens through the public API', async () => {
@@ -36,11 +35,7 @@ describe('loadModel on the HF fixture', () => {
 
 describe('generation on the demo model (real vocabulary, random weights)', () => {
   let model: Model;
-  beforeAll(async () => {
-    const dir = path.join(tmpDir(), 'demo');
-    await createDemoModel(dir);
-    model = await loadModel(dir);
-  });
+  beforeAll(async () => { model = await loadDemoModel(); });
 
   it('greedy generation equals argmax over session logits', async () => {
     const r = await model.generate('The capital of France is', { temperature: 0, maxTokens: 8, ignoreEos: true });

@@ -4,29 +4,14 @@
  * random weights) goes through the public API; the tiny HF fixture (2048-row embedding, bundled
  * vocabulary) drives generateTokens directly where many steps are needed.
  */
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../../src/engine/model.js';
-import { createDemoModel } from '../../src/engine/demo.js';
 import { generateTokens } from '../../src/engine/generate.js';
-import type { GenerateOptions, GenerateResult, StreamChunk } from '../../src/engine/types.js';
+import type { GenerateOptions } from '../../src/engine/types.js';
 import { GemmaError } from '../../src/errors.js';
 import { TINY_MQA } from '../helpers/goldens.js';
-import { tmpDir } from '../helpers/tiny-models.js';
-
-const CHAIN: GenerateOptions = {
-  temperature: 1.5, topK: 50, topP: 0.95, minP: 0.02, typicalP: 0.95, repeatPenalty: 2.5, repeatLastN: 32,
-  presencePenalty: 0.2, frequencyPenalty: 0.1, logitBias: { 300: 1.5, 301: -2 },
-};
-
-async function collect(it: AsyncGenerator<StreamChunk, GenerateResult>): Promise<{ chunks: StreamChunk[]; result: GenerateResult }> {
-  const chunks: StreamChunk[] = [];
-  for (;;) {
-    const r = await it.next();
-    if (r.done) return { chunks, result: r.value };
-    chunks.push(r.value);
-  }
-}
+import { CHAIN, collect } from '../helpers/generation.js';
+import { loadDemoModel } from '../helpers/load.js';
 
 describe('the tiny fixture through generateTokens', () => {
   let model: Model;
@@ -148,11 +133,7 @@ describe('the tiny fixture through generateTokens', () => {
 
 describe('the demo model through Model.generate / stream', () => {
   let model: Model;
-  beforeAll(async () => {
-    const dir = path.join(tmpDir(), 'demo');
-    await createDemoModel(dir);
-    model = await loadModel(dir);
-  });
+  beforeAll(async () => { model = await loadDemoModel(); });
 
   it('stop strings split across tokens are caught, trimmed and never streamed', async () => {
     const o = { temperature: 1.2, topK: 0, topP: 1, minP: 0, seed: 3, maxTokens: 12, ignoreEos: true };

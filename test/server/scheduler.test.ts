@@ -13,20 +13,7 @@ import { ContextOverflowError, QueueFullError, Scheduler, type Generation } from
 import type { GenerateOptions, GenerateResult, StreamChunk } from '../../src/engine/types.js';
 import { GemmaError } from '../../src/errors.js';
 import { TINY_MQA } from '../helpers/goldens.js';
-
-const CHAIN: GenerateOptions = {
-  temperature: 1.5, topK: 50, topP: 0.95, minP: 0.02, typicalP: 0.95, repeatPenalty: 2.5, repeatLastN: 32,
-  presencePenalty: 0.2, frequencyPenalty: 0.1, logitBias: { 300: 1.5, 301: -2 },
-};
-
-async function collect(it: AsyncIterator<StreamChunk, GenerateResult>): Promise<{ chunks: StreamChunk[]; result: GenerateResult }> {
-  const chunks: StreamChunk[] = [];
-  for (;;) {
-    const r = await it.next();
-    if (r.done) return { chunks, result: r.value };
-    chunks.push(r.value);
-  }
-}
+import { CHAIN, collect } from '../helpers/generation.js';
 
 /** A prompt of ids < 2048 (the fixture's vocabulary), <bos> first. */
 const prompt = (n: number, salt: number) => [2, ...Array.from({ length: n - 1 }, (_, i) => 300 + ((i * 37 + salt * 101) % 1700))];
