@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RefBackend } from '../../src/backend/ref/ref-backend.js';
 import { GgmlType, ggmlTypeName } from '../../src/formats/ggml-types.js';
 import { encodeTensor } from '../../src/model/export.js';
+import type { Backend, Weight } from '../../src/backend/types.js';
 import { CONFIGS, gaussian, nerr, useBackends } from './helpers.js';
 import { FLOAT_GEMM_MIN_ROWS, type CpuBackend } from '../../src/backend/cpu/backend.js';
 import { BATCH_MATMUL_TOLERANCE, MATMUL_TOLERANCE } from './tolerances.js';
@@ -65,6 +66,23 @@ describe('matmul error summary', () => {
   });
 });
 
+/**
+ * Normalised error of the CPU backend against the reference for the first n rows of x (for each
+ * n of `ns`) times the same weight created on both (wc on the CPU backend, wr on the reference).
+ */
+async function errorsAgainstRef(cpu: Backend, wc: Weight, wr: Weight, x: Float32Array, ns: number[]): Promise<number[]> {
+  const [rows, cols] = wc.shape;
+  const xc = cpu.createTensor(x.length / cols, cols), xr = ref.createTensor(x.length / cols, cols);
+  cpu.write(xc, x); ref.write(xr, x);
+  const errs: number[] = [];
+  for (const n of ns) {
+    const yc = cpu.createTensor(n, rows), yr = ref.createTensor(n, rows);
+    cpu.matmul(yc, xc, wc, n); ref.matmul(yr, xr, wr, n);
+    errs.push(nerr(await cpu.read(yc), await ref.read(yr)));
+  }
+  return errs;
+}
+
 describe('F16 weights are rescaled at load time without changing any value', () => {
   const backends = useBackends('2 threads');
   it.each([
@@ -82,13 +100,8 @@ describe('F16 weights are rescaled at load time without changing any value', () 
     const oc = cpu.createTensor(rows, cols), or = ref.createTensor(rows, cols);
     cpu.embed(oc, wc, ids, 1); ref.embed(or, wr, ids, 1);
     expect(nerr(await cpu.read(oc), await ref.read(or))).toBe(0);
-    const x = gaussian(3 * cols, 6);
-    const xc = cpu.createTensor(3, cols), xr = ref.createTensor(3, cols);
-    cpu.write(xc, x); ref.write(xr, x);
-    for (const n of [1, 3]) {
-      const yc = cpu.createTensor(n, rows), yr = ref.createTensor(n, rows);
-      cpu.matmul(yc, xc, wc, n); ref.matmul(yr, xr, wr, n);
-      expect(nerr(await cpu.read(yc), await ref.read(yr))).toBeLessThanOrEqual(MATMUL_TOLERANCE[GgmlType.F16]!);
+    for (const e of await errorsAgainstRef(cpu, wc, wr, gaussian(3 * cols, 6), [1, 3])) {
+      expect(e).toBeLessThanOrEqual(MATMUL_TOLERANCE[GgmlType.F16]!);
     }
   });
 });
@@ -112,13 +125,8 @@ describe('Q8_0 / Q4_0 scales: shift conversion, exact conversion when a scale is
     const wc = cpu.createWeight('w', { shape: [rows, cols], type, bytes });
     const wr = ref.createWeight('w', { shape: [rows, cols], type, bytes });
     expect((wc as unknown as { subnormalScales: boolean }).subnormalScales).toBe(tiny);
-    const x = gaussian(3 * cols, 10);
-    const xc = cpu.createTensor(3, cols), xr = ref.createTensor(3, cols);
-    cpu.write(xc, x); ref.write(xr, x);
-    for (const n of [1, 3]) {
-      const yc = cpu.createTensor(n, rows), yr = ref.createTensor(n, rows);
-      cpu.matmul(yc, xc, wc, n); ref.matmul(yr, xr, wr, n);
-      expect(nerr(await cpu.read(yc), await ref.read(yr))).toBeLessThanOrEqual(MATMUL_TOLERANCE[type]!);
+    for (const e of await errorsAgainstRef(cpu, wc, wr, gaussian(3 * cols, 10), [1, 3])) {
+      expect(e).toBeLessThanOrEqual(MATMUL_TOLERANCE[type]!);
     }
   });
 });
@@ -171,11 +179,7 @@ describe('F16 matvec with activations too large to prescale', () => {
     const wr = ref.createWeight('w', { shape: [rows, cols], type: GgmlType.F16, bytes });
     // These weights are rescaled by 2^10 at load, so the kernel's factor is 2^102 ≈ 5e30: with
     // |x| up to ~3e6 the prescaled copy would pass 1e36, which prescale (assembly/fdot.ts) refuses.
-    const x = gaussian(cols, 12, 1e6);
-    const xc = cpu.createTensor(1, cols), xr = ref.createTensor(1, cols);
-    cpu.write(xc, x); ref.write(xr, x);
-    const yc = cpu.createTensor(1, rows), yr = ref.createTensor(1, rows);
-    cpu.matmul(yc, xc, wc, 1); ref.matmul(yr, xr, wr, 1);
-    expect(nerr(await cpu.read(yc), await ref.read(yr))).toBeLessThanOrEqual(MATMUL_TOLERANCE[GgmlType.F16]!);
+    const [e] = await errorsAgainstRef(cpu, wc, wr, gaussian(cols, 12, 1e6), [1]);
+    expect(e).toBeLessThanOrEqual(MATMUL_TOLERANCE[GgmlType.F16]!);
   });
 });
