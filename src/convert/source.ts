@@ -14,7 +14,7 @@ import { readGguf, type GgufFile } from '../formats/gguf.js';
 import { openSafetensorsCheckpoint, SAFETENSORS_INDEX } from '../formats/safetensors-folder.js';
 import type { SafetensorsTensor } from '../formats/safetensors.js';
 import type { ByteSource } from '../formats/source.js';
-import { exists, resolveCheckpointPath } from '../model/checkpoint.js';
+import { exists, readHfConfigJson, resolveCheckpointPath } from '../model/checkpoint.js';
 import { configFromGguf, configFromHf, type GemmaConfig } from '../model/config.js';
 import { canonicalToHf, gemmaTensorSpecs, hfToCanonical, type TensorSpec } from '../model/tensor-names.js';
 import { QUANT_FORMATS } from '../quant/index.js';
@@ -87,13 +87,7 @@ async function checkShardSet(dir: string): Promise<void> {
 }
 
 async function openHf(dir: string, weightsPath: string): Promise<ConvertSource> {
-  const configPath = path.join(dir, 'config.json');
-  let json: unknown;
-  try {
-    json = JSON.parse(await fs.readFile(configPath, 'utf8'));
-  } catch (e) {
-    throw new GemmaError(`${configPath}: not valid JSON (${(e as Error).message})`);
-  }
+  const { configPath, json } = await readHfConfigJson(dir);
   const arch = (json as { architectures?: unknown } | null)?.architectures;
   if (Array.isArray(arch) && arch.length > 0 && !arch.includes('GemmaForCausalLM')) {
     throw new GemmaError(`${configPath}: architectures is ${JSON.stringify(arch)}, expected GemmaForCausalLM (Gemma 1)`);

@@ -97,14 +97,18 @@ export async function openCheckpoint(source: string): Promise<Checkpoint> {
   return p.kind === 'gguf' ? openGguf(p.file) : openHf(p.dir, p.weightsPath);
 }
 
-async function openHf(dir: string, weightsPath: string): Promise<Checkpoint> {
+/** A Hugging Face folder's config.json, parsed (not yet checked as a Gemma config). */
+export async function readHfConfigJson(dir: string): Promise<{ configPath: string; json: unknown }> {
   const configPath = path.join(dir, 'config.json');
-  let json: unknown;
   try {
-    json = JSON.parse(await fs.readFile(configPath, 'utf8'));
+    return { configPath, json: JSON.parse(await fs.readFile(configPath, 'utf8')) };
   } catch (e) {
     throw new GemmaError(`${configPath}: not valid JSON (${(e as Error).message})`);
   }
+}
+
+async function openHf(dir: string, weightsPath: string): Promise<Checkpoint> {
+  const { configPath, json } = await readHfConfigJson(dir);
   const config = configFromHf(json, configPath);
   const st = await openSafetensorsCheckpoint(weightsPath === dir ? dir : weightsPath);
   const tensors = new Map<string, CheckpointTensor>();
