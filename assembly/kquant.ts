@@ -36,19 +36,34 @@ import { Q4_K, Q5_K, Q6_K } from './dequant';
 }
 
 /**
- * One Q4_K superblock (256 elements) · quantized activations, added to acc. xd / xs8: per
- * 32-element block the scale and 8·Σq.
- * The 12 scale bytes unpack as in ggml's AVX2 vec_dot (utmp words): bytes 0–7 the eight 6-bit
- * scales, bytes 8–15 the eight 6-bit mins.
+ * The end of a Q4_K / Q5_K superblock step: with lo / hi the Σq·x of sub-blocks 0–3 / 4–7,
+ * acc + Σ_j d·sc_j·d_x·(Σq·x)_j − dmin·m_j·d_x·Σx_j. The 12 scale bytes at w + 4 unpack as in
+ * ggml's AVX2 vec_dot (utmp words): bytes 0–7 the eight 6-bit scales, bytes 8–15 the mins.
  */
 // @ts-ignore: decorator
-@inline function stepQ4K(w: usize, xq: usize, xd: usize, xs8: usize, k15: v128, acc: v128): v128 {
+@inline function finishKMin(w: usize, lo: v128, hi: v128, xd: usize, xs8: usize, acc: v128): v128 {
   const u0 = load<u32>(w, 4), u1 = load<u32>(w, 8), u2 = load<u32>(w, 12);
   const t3 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
   const t1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
   const sm = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(u0 & 0x3f3f3f3f), 1, t1), 2, u1 & 0x3f3f3f3f), 3, t3);
   const sc16 = i16x8.extend_low_i8x16_u(sm), m16 = i16x8.extend_high_i8x16_u(sm);
   const d = scale1(w), dmin = scale1(w + 2);
+  const dxl = v128.load(xd), dxh = v128.load(xd, 16);
+  acc = fma(f32x4.convert_i32x4_s(lo), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(sc16)), f32x4.mul(d, dxl)), acc);
+  acc = fma(f32x4.convert_i32x4_s(hi), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(sc16)), f32x4.mul(d, dxh)), acc);
+  // Σx per block is (8·Σq)/8; the 1/8 goes into dmin.
+  const dm = f32x4.mul(dmin, f32x4.splat(0.125));
+  acc = fnma(f32x4.convert_i32x4_s(v128.load(xs8)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(m16)), f32x4.mul(dm, dxl)), acc);
+  acc = fnma(f32x4.convert_i32x4_s(v128.load(xs8, 16)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(m16)), f32x4.mul(dm, dxh)), acc);
+  return acc;
+}
+
+/**
+ * One Q4_K superblock (256 elements) · quantized activations, added to acc. xd / xs8: per
+ * 32-element block the scale and 8·Σq.
+ */
+// @ts-ignore: decorator
+@inline function stepQ4K(w: usize, xq: usize, xd: usize, xs8: usize, k15: v128, acc: v128): v128 {
   const q = w + 16;
   const s0 = dotUS2(v128.and(v128.load(q), k15), v128.load(xq), v128.and(v128.load(q, 16), k15), v128.load(xq, 16));
   const s1 = dotUS2(v128.and(i16x8.shr_u(v128.load(q), 4), k15), v128.load(xq, 32), v128.and(i16x8.shr_u(v128.load(q, 16), 4), k15), v128.load(xq, 48));
@@ -58,15 +73,7 @@ import { Q4_K, Q5_K, Q6_K } from './dequant';
   const s5 = dotUS2(v128.and(i16x8.shr_u(v128.load(q, 64), 4), k15), v128.load(xq, 160), v128.and(i16x8.shr_u(v128.load(q, 80), 4), k15), v128.load(xq, 176));
   const s6 = dotUS2(v128.and(v128.load(q, 96), k15), v128.load(xq, 192), v128.and(v128.load(q, 112), k15), v128.load(xq, 208));
   const s7 = dotUS2(v128.and(i16x8.shr_u(v128.load(q, 96), 4), k15), v128.load(xq, 224), v128.and(i16x8.shr_u(v128.load(q, 112), 4), k15), v128.load(xq, 240));
-  const dxl = v128.load(xd), dxh = v128.load(xd, 16);
-  const dd = f32x4.mul(d, dxl), dh = f32x4.mul(d, dxh);
-  acc = fma(f32x4.convert_i32x4_s(reduce4(s0, s1, s2, s3)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(sc16)), dd), acc);
-  acc = fma(f32x4.convert_i32x4_s(reduce4(s4, s5, s6, s7)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(sc16)), dh), acc);
-  // Σx per block is (8·Σq)/8; the 1/8 goes into dmin.
-  const dm = f32x4.mul(dmin, f32x4.splat(0.125));
-  acc = fnma(f32x4.convert_i32x4_s(v128.load(xs8)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(m16)), f32x4.mul(dm, dxl)), acc);
-  acc = fnma(f32x4.convert_i32x4_s(v128.load(xs8, 16)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(m16)), f32x4.mul(dm, dxh)), acc);
-  return acc;
+  return finishKMin(w, reduce4(s0, s1, s2, s3), reduce4(s4, s5, s6, s7), xd, xs8, acc);
 }
 
 /**
@@ -76,12 +83,6 @@ import { Q4_K, Q5_K, Q6_K } from './dequant';
  */
 // @ts-ignore: decorator
 @inline function stepQ5K(w: usize, xq: usize, xd: usize, xs8: usize, k15: v128, k16: v128, acc: v128): v128 {
-  const u0 = load<u32>(w, 4), u1 = load<u32>(w, 8), u2 = load<u32>(w, 12);
-  const t3 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
-  const t1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
-  const sm = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(u0 & 0x3f3f3f3f), 1, t1), 2, u1 & 0x3f3f3f3f), 3, t3);
-  const sc16 = i16x8.extend_low_i8x16_u(sm), m16 = i16x8.extend_high_i8x16_u(sm);
-  const d = scale1(w), dmin = scale1(w + 2);
   const h0 = v128.load(w, 16), h1 = v128.load(w, 32);
   const q = w + 48;
   // Sub-block 2j: low nibbles | ((qh >> 2j) & 1) << 4; sub-block 2j + 1: high nibbles | bit 2j+1.
@@ -101,13 +102,7 @@ import { Q4_K, Q5_K, Q6_K } from './dequant';
     v128.or(v128.and(v128.load(q, 112), k15), v128.and(i16x8.shr_u(h1, 2), k16)), v128.load(xq, 208));
   const s7 = dotUS2(v128.or(v128.and(i16x8.shr_u(v128.load(q, 96), 4), k15), v128.and(i16x8.shr_u(h0, 3), k16)), v128.load(xq, 224),
     v128.or(v128.and(i16x8.shr_u(v128.load(q, 112), 4), k15), v128.and(i16x8.shr_u(h1, 3), k16)), v128.load(xq, 240));
-  const dxl = v128.load(xd), dxh = v128.load(xd, 16);
-  acc = fma(f32x4.convert_i32x4_s(reduce4(s0, s1, s2, s3)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(sc16)), f32x4.mul(d, dxl)), acc);
-  acc = fma(f32x4.convert_i32x4_s(reduce4(s4, s5, s6, s7)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(sc16)), f32x4.mul(d, dxh)), acc);
-  const dm = f32x4.mul(dmin, f32x4.splat(0.125));
-  acc = fnma(f32x4.convert_i32x4_s(v128.load(xs8)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(m16)), f32x4.mul(dm, dxl)), acc);
-  acc = fnma(f32x4.convert_i32x4_s(v128.load(xs8, 16)), f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(m16)), f32x4.mul(dm, dxh)), acc);
-  return acc;
+  return finishKMin(w, reduce4(s0, s1, s2, s3), reduce4(s4, s5, s6, s7), xd, xs8, acc);
 }
 
 /**
