@@ -29,7 +29,7 @@ export function getF16WeightScale(): f32 {
 export const F32: i32 = 0, F16: i32 = 1, Q4_0: i32 = 2, Q4_1: i32 = 3, Q5_0: i32 = 6, Q5_1: i32 = 7;
 export const Q8_0: i32 = 8, Q4_K: i32 = 12, Q5_K: i32 = 13, Q6_K: i32 = 14, BF16: i32 = 30;
 /** The repacked layouts of quantize.ts. */
-export const Q8_0X4: i32 = 100, Q4_0R4: i32 = 101;
+export const Q4_0R4: i32 = 101, Q8_0R4: i32 = 102;
 
 // @ts-ignore: decorator
 @inline function h(p: usize): f32 {
@@ -193,27 +193,23 @@ function decodeBF16(s: usize, y: usize, K: i32): void {
   for (; j < K; j++) store<u32>(y + (<usize>j << 2), <u32>load<u16>(s + (<usize>j << 1)) << 16);
 }
 
-/** 16 signed bytes times d (all lanes) as 16 floats at y. */
-// @ts-ignore: decorator
-@inline function storeI8(y: usize, v: v128, d: v128): void {
-  const lo = i16x8.extend_low_i8x16_s(v), hi = i16x8.extend_high_i8x16_s(v);
-  v128.store(y, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), d));
-  v128.store(y, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), d), 16);
-  v128.store(y, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), d), 32);
-  v128.store(y, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), d), 48);
-}
-
-/** Row `r` of a repacked Q8_0 weight. */
-function decodeQ8x4(s: usize, y: usize, K: i32): void {
+/** Row `r` (0..3) of a repacked Q8_0 quad (layout in quantize.ts). */
+function decodeQ8Quad(s: usize, r: i32, y: usize, K: i32): void {
   const nb = K >> 5, G = nb >> 2;
-  for (let g = 0; g < G; g++, s += 136) {
-    for (let b = 0; b < 4; b++, y += 128) {
-      const d = f32x4.splat(h(s + (<usize>b << 1)));
-      storeI8(y, v128.load(s + 8 + (<usize>b << 5)), d);
-      storeI8(y + 64, v128.load(s + 24 + (<usize>b << 5)), d);
+  for (let g = 0; g <= G; g++) {
+    const cnt = g < G ? 4 : nb & 3;
+    if (cnt == 0) break;
+    const q = s + (<usize>cnt << 3);
+    for (let j = 0; j < cnt; j++) {
+      const d = h(s + (<usize>j << 3) + (<usize>r << 1));
+      for (let e = 0; e < 32; e++) {
+        const v = load<i8>(q + (<usize>j << 7) + (<usize>(e >> 1) << 3) + (<usize>r << 1) + <usize>(e & 1));
+        store<f32>(y + (<usize>e << 2), <f32>v * d);
+      }
+      y += 128;
     }
+    s += <usize>cnt * 136;
   }
-  decodeQ8_0(s, y, nb - (G << 2));
 }
 
 /** Row `r` (0..3) of a repacked Q4_0 quad (layout in quantize.ts). */
@@ -236,7 +232,7 @@ function decodeQ4Quad(s: usize, r: i32, y: usize, K: i32): void {
   }
 }
 
-/** Bytes of one row of `K` elements (a row quad for Q4_0R4). */
+/** Bytes of one row of `K` elements (a row quad for Q4_0R4 and Q8_0R4). */
 export function rowBytes(type: i32, K: i32): usize {
   const k = <usize>K;
   switch (type) {
@@ -246,8 +242,9 @@ export function rowBytes(type: i32, K: i32): usize {
     case Q4_1: return (k >> 5) * 20;
     case Q5_0: return (k >> 5) * 22;
     case Q5_1: return (k >> 5) * 24;
-    case Q8_0: case Q8_0X4: return (k >> 5) * 34;
+    case Q8_0: return (k >> 5) * 34;
     case Q4_0R4: return (k >> 5) * 72;
+    case Q8_0R4: return (k >> 5) * 136;
     case Q4_K: return (k >> 8) * 144;
     case Q5_K: return (k >> 8) * 176;
     case Q6_K: return (k >> 8) * 210;
@@ -258,8 +255,9 @@ export function rowBytes(type: i32, K: i32): usize {
 /** Decodes row `r` of a `type` weight starting at `w` into `K` floats at `y`. */
 export function decodeRow(type: i32, w: usize, r: i32, y: usize, K: i32): void {
   const rb = rowBytes(type, K);
-  if (type == Q4_0R4) {
-    decodeQ4Quad(w + <usize>(r >> 2) * rb, r & 3, y, K);
+  if (type == Q4_0R4 || type == Q8_0R4) {
+    if (type == Q4_0R4) decodeQ4Quad(w + <usize>(r >> 2) * rb, r & 3, y, K);
+    else decodeQ8Quad(w + <usize>(r >> 2) * rb, r & 3, y, K);
     return;
   }
   const s = w + <usize>r * rb;
@@ -272,7 +270,6 @@ export function decodeRow(type: i32, w: usize, r: i32, y: usize, K: i32): void {
     case Q5_0: decodeQ5(s, y, K >> 5, false); break;
     case Q5_1: decodeQ5(s, y, K >> 5, true); break;
     case Q8_0: decodeQ8_0(s, y, K >> 5); break;
-    case Q8_0X4: decodeQ8x4(s, y, K); break;
     case Q4_K: decodeQ4K(s, y, K >> 8); break;
     case Q5_K: decodeQ5K(s, y, K >> 8); break;
     case Q6_K: decodeQ6K(s, y, K >> 8); break;

@@ -12,10 +12,10 @@
 import { barrier, farg, grab, iarg, parg, scratch } from './sync';
 import { fma, hsum } from './simd';
 import { quantizeRows } from './quantize';
-import { dotQ8, dotQ8T4, dotQ8x4 } from './dot';
 import { dotBF16, dotF16, dotF16Prescaled, dotF16Prescaled4, dotF32, prescale } from './fdot';
 import { dotQ4Quad, dotQ4Quad4, gemmQ4Quad4, storeQuad } from './q4';
-import { decodeRow, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0R4, Q4_K, Q5_K, Q6_K, Q8_0X4 } from './dequant';
+import { dotQ8Quad, dotQ8Quad4, gemmQ8Quad4 } from './q8';
+import { decodeRow, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0R4, Q4_K, Q5_K, Q6_K, Q8_0R4 } from './dequant';
 import { dotQ4K, dotQ4Kx4, dotQ5K, dotQ5Kx4, dotQ6K, dotQ6Kx4 } from './kquant';
 import { dotLegacy } from './legacy';
 
@@ -119,42 +119,42 @@ export function matmulFloat(tid: i32, nt: i32): void {
 
 /**
  * Integer path (Q8_0, Q4_0 repacked; Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K). Args: layout, x,
- * xStride, n, K, w, wRows, out, outStride, chunk, xq, xd, xs8, xs16 (quantized activations),
- * exact (a repacked weight with subnormal scales, see dotQ8), then m − 1 further weights on the
- * same x (fused matmuls: m in arg 15, each as layout, w, wRows, out, outStride, chunk, exact from
- * arg 16 on). x is quantized once; threads move on from one weight's rows to the next without
- * waiting for each other.
+ * xStride, n, K, w, wRows, out, outStride, chunk, xq, xd, xs8, xs16, xw (quantized activations;
+ * xw, xi: their int16 copy for Q8_0 and interleaved copy for Q4_0, see quantizeRows, else 0),
+ * exact (a repacked weight with subnormal scales, see scales4 in dot.ts), then m − 1 further
+ * weights on the same x (fused matmuls: m in arg 17, each as layout, w, wRows, out, outStride,
+ * chunk, exact from arg 18 on). x is quantized once;
+ * threads move on from one weight's rows to the next without waiting for each other.
  */
 export function matmulQuant(tid: i32, nt: i32): void {
   const x = parg(1), n = iarg(3), K = iarg(4);
-  const xq = parg(10), xd = parg(11), xn = parg(12), xh = parg(13);
-  quantizeRows(tid, nt, x, iarg(2), n, K, xq, xd, xn, xh, 1);
+  const xq = parg(10), xd = parg(11), xn = parg(12), xh = parg(13), xw = parg(14), xi = parg(15);
+  quantizeRows(tid, nt, x, iarg(2), n, K, xq, xd, xn, xh, xw, xi, 1);
   barrier(nt);
-  quantWeight(iarg(0), parg(5), iarg(6), parg(7), <usize>iarg(8) << 2, iarg(9), iarg(14) != 0, 0, n, K, xq, xd, xn, xh);
-  const m = iarg(15);
+  quantWeight(iarg(0), parg(5), iarg(6), parg(7), <usize>iarg(8) << 2, iarg(9), iarg(16) != 0, 0, n, K, xq, xd, xn, xh, xw, xi);
+  const m = iarg(17);
   for (let i = 1; i < m; i++) {
-    const a = 16 + 7 * (i - 1);
+    const a = 18 + 7 * (i - 1);
     // Work counters: 0 for the first weight, 1 for quantizeRows, i + 1 for weight i.
-    quantWeight(iarg(a), parg(a + 1), iarg(a + 2), parg(a + 3), <usize>iarg(a + 4) << 2, iarg(a + 5), iarg(a + 6) != 0, i + 1, n, K, xq, xd, xn, xh);
+    quantWeight(iarg(a), parg(a + 1), iarg(a + 2), parg(a + 3), <usize>iarg(a + 4) << 2, iarg(a + 5), iarg(a + 6) != 0, i + 1, n, K, xq, xd, xn, xh, xw, xi);
   }
 }
 
 /** One weight of matmulQuant: chunks of its rows from work counter `counter`. */
 function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, chunk: i32, exact: bool, counter: i32,
-  n: i32, K: i32, xq: usize, xd: usize, xn: usize, xh: usize): void {
+  n: i32, K: i32, xq: usize, xd: usize, xn: usize, xh: usize, xw: usize, xi: usize): void {
   const nb = <usize>(K >> 5);
   const rb = rowBytes(layout, K);
-  if (layout != Q4_0R4) {
+  if (layout != Q4_0R4 && layout != Q8_0R4) {
     for (let c = grab(counter); c * chunk < rows; c = grab(counter)) {
       const end = min(rows, (c + 1) * chunk);
       let r = c * chunk;
-      if (n == 1 && (layout == Q8_0X4 || layout == Q4_K || layout == Q5_K || layout == Q6_K)) {
-        // One token: the chunk as four streams of q rows each (dotQ8x4 …), the rest row by row.
+      if (n == 1 && (layout == Q4_K || layout == Q5_K || layout == Q6_K)) {
+        // One token: the chunk as four streams of q rows each (dotQ4Kx4 …), the rest row by row.
         const q = (end - r) >> 2, qb = <usize>q * rb;
         for (const r0 = r; r < r0 + q; r++) {
           const wr = w + <usize>r * rb;
-          const v = layout == Q8_0X4 ? dotQ8x4(wr, qb, xq, xd, K, exact)
-            : layout == Q4_K ? dotQ4Kx4(wr, qb, xq, xd, xn, K)
+          const v = layout == Q4_K ? dotQ4Kx4(wr, qb, xq, xd, xn, K)
             : layout == Q5_K ? dotQ5Kx4(wr, qb, xq, xd, xn, K)
             : dotQ6Kx4(wr, qb, xq, xd, xh, K);
           storeStreams(out, r, q, v);
@@ -163,23 +163,10 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
       }
       for (; r < end; r++) {
         const wr = w + <usize>r * rb;
-        let t = 0;
-        if (layout == Q8_0X4) {
-          // Four activation rows per pass over the weight row (dotQ8T4), the rest one by one.
-          for (; t + 4 <= n; t += 4) {
-            const v = dotQ8T4(wr, xq + <usize>t * <usize>K, <usize>K, xd + <usize>t * (nb << 2), nb << 2, K, exact);
-            const o = out + <usize>t * os + (<usize>r << 2);
-            store<f32>(o, f32x4.extract_lane(v, 0));
-            store<f32>(o + os, f32x4.extract_lane(v, 1));
-            store<f32>(o + 2 * os, f32x4.extract_lane(v, 2));
-            store<f32>(o + 3 * os, f32x4.extract_lane(v, 3));
-          }
-        }
-        for (; t < n; t++) {
+        for (let t = 0; t < n; t++) {
           const bo = <usize>t * (nb << 2);
           const q = xq + <usize>t * <usize>K;
-          const v = layout == Q8_0X4 ? dotQ8(wr, q, xd + bo, K, exact)
-            : layout == Q4_K ? dotQ4K(wr, q, xd + bo, xn + bo, K)
+          const v = layout == Q4_K ? dotQ4K(wr, q, xd + bo, xn + bo, K)
             : layout == Q5_K ? dotQ5K(wr, q, xd + bo, xn + bo, K)
             : layout == Q6_K ? dotQ6K(wr, q, xd + bo, xh + (bo << 1), K)
             : dotLegacy(layout, wr, q, xd + bo, xn + bo, K);
@@ -190,14 +177,19 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
   } else {
     // Chunks of row quads (`chunk` is a multiple of 4); activation rows four at a time against
     // each quad (its weights stay in L1), the remainder one by one.
-    const ts = <usize>nb << 2;
+    const q8 = layout == Q8_0R4;
+    const ts = nb << 2, ws = <usize>K << 1;
     for (let c = grab(counter); c * chunk < rows; c = grab(counter)) {
       const end = min(rows, (c + 1) * chunk);
       let r0 = c * chunk;
       if (n == 1) {
-        // One token: the chunk as four streams of q quads each (dotQ4Quad4), the rest one by one.
+        // One token: the chunk as four streams of q quads each (dotQ4Quad4 / dotQ8Quad4), the rest one by one.
         const q = (end - r0) >> 4, qb = <usize>q * rb, qo = <usize>q << 4;
-        for (const s = r0; r0 < s + (q << 2); r0 += 4) dotQ4Quad4(w + <usize>(r0 >> 2) * rb, qb, xq, xd, xn, K, exact, out + (<usize>r0 << 2), qo);
+        for (const s = r0; r0 < s + (q << 2); r0 += 4) {
+          const wq = w + <usize>(r0 >> 2) * rb, o = out + (<usize>r0 << 2);
+          if (q8) dotQ8Quad4(wq, qb, xw, xd, K, exact, o, qo);
+          else dotQ4Quad4(wq, qb, xq, xd, xn, K, exact, o, qo);
+        }
         r0 += 3 * (q << 2);
       }
       for (let r = r0; r < end; r += 4) {
@@ -205,10 +197,13 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
         const o = out + (<usize>r << 2);
         let t = 0;
         for (; t + 4 <= n; t += 4) {
-          gemmQ4Quad4(wq, xq + <usize>t * <usize>K, <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, ts, K, exact, o + <usize>t * os, os, nr);
+          if (q8) gemmQ8Quad4(wq, xw + <usize>t * ws, xd + <usize>t * ts, ts, K, exact, o + <usize>t * os, os, nr);
+          else gemmQ4Quad4(wq, xi + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, ts, K, exact, o + <usize>t * os, os, nr);
         }
         for (; t < n; t++) {
-          storeQuad(o + <usize>t * os, dotQ4Quad(wq, xq + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, K, exact), nr);
+          const v = q8 ? dotQ8Quad(wq, xw + <usize>t * ws, xd + <usize>t * ts, K, exact)
+            : dotQ4Quad(wq, xq + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, K, exact);
+          storeQuad(o + <usize>t * os, v, nr);
         }
       }
     }

@@ -53,7 +53,7 @@ export function dotQ4Quad(w: usize, xq: usize, xd: usize, xs: usize, K: i32, exa
 /**
  * dotQ4Quad of the four quads at w, w + stride, w + 2·stride, w + 3·stride at once, stored to
  * out, out + ostride, … (whole quads only). Four streams keep more cache misses in flight (see
- * dotQ8x4): ~+30–40% bandwidth on the 2B shapes, 2 threads.
+ * dotQ8Quad4 in q8.ts): ~+30–40% bandwidth on the 2B shapes, 2 threads.
  */
 export function dotQ4Quad4(w: usize, stride: usize, xq: usize, xd: usize, xs: usize, K: i32, exact: bool, out: usize, ostride: usize): void {
   const nb = K >> 5, G = nb >> 2;
@@ -129,36 +129,39 @@ export function dotQ4Quad4(w: usize, stride: usize, xq: usize, xd: usize, xs: us
 }
 
 /**
- * dotQ4Quad for four activation rows at once (x0 + t·xStride, scales/sums at + t·sStride): the
- * weight vectors are unpacked once for all four. Row t's four results go to out + t·os (`nr`
- * of them, nr ≤ 4).
+ * dotQ4Quad for a group of four activation rows at once, their quants interleaved (at xg: per
+ * block 128 bytes, vector i = 0..3 at 32i holding row t's elements 4i..4i+3 at 8t and the 4
+ * elements 16 further at 8t + 4; see quantizeRows), scales/sums at + t·sStride: the weight
+ * vectors are unpacked once for all four. One pointer walks the activations with constant
+ * offsets (V8 keeps the eight offset bases in registers): little address arithmetic per vector.
+ * Row t's four results go to out + t·os (`nr` of them, nr ≤ 4).
  */
-export function gemmQ4Quad4(w: usize, x0: usize, xStride: usize, d0: usize, s0: usize, sStride: usize, K: i32, exact: bool, out: usize, os: usize, nr: i32): void {
+export function gemmQ4Quad4(w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, exact: bool, out: usize, os: usize, nr: i32): void {
   const nb = K >> 5, G = nb >> 2;
-  const k15 = v128.load(C_NIBBLE), mask = v128.load(C_F16MASK), rescale = v128.load(C_F16SCALE);
+  const k15 = v128.load(C_NIBBLE);
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-  const x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-  let o: usize = 0, so: usize = 0;
+  let so: usize = 0;
   for (let g = 0; g <= G; g++) {
     const cnt = <usize>(g < G ? 4 : nb & 3);
     if (cnt == 0) break;
-    const q = w + (cnt << 3);
+    let p = w + (cnt << 3);
     for (let j: usize = 0; j < cnt; j++) {
-      const p = q + (j << 6);
       let a0 = i16x8.splat(0), a1 = i16x8.splat(0), a2 = i16x8.splat(0), a3 = i16x8.splat(0);
-      for (let i: usize = 0; i < 16; i += 4) {
-        const v = v128.load(p + (i << 2));
-        a0 = quadStep(v, k15, x0, o + i, a0);
-        a1 = quadStep(v, k15, x1, o + i, a1);
-        a2 = quadStep(v, k15, x2, o + i, a2);
-        a3 = quadStep(v, k15, x3, o + i, a3);
+      for (let i = 0; i < 4; i++) {
+        const v = v128.load(p);
+        const lo = v128.and(v, k15), hi = v128.and(i16x8.shr_u(v, 4), k15);
+        a0 = i16x8.add(a0, i16x8.add(dotPairs(v128.load32_splat(xg), lo), dotPairs(v128.load32_splat(xg, 4), hi)));
+        a1 = i16x8.add(a1, i16x8.add(dotPairs(v128.load32_splat(xg, 8), lo), dotPairs(v128.load32_splat(xg, 12), hi)));
+        a2 = i16x8.add(a2, i16x8.add(dotPairs(v128.load32_splat(xg, 16), lo), dotPairs(v128.load32_splat(xg, 20), hi)));
+        a3 = i16x8.add(a3, i16x8.add(dotPairs(v128.load32_splat(xg, 24), lo), dotPairs(v128.load32_splat(xg, 28), hi)));
+        p += 16; xg += 32;
       }
-      const sc = scales4(w + (j << 3), exact, mask, rescale);
+      const sc = scales4(w + (j << 3), exact, v128.load(C_F16MASK), v128.load(C_F16SCALE));
       c0 = quadFinish(a0, s0 + so, d0 + so, sc, c0);
       c1 = quadFinish(a1, s0 + so + sStride, d0 + so + sStride, sc, c1);
       c2 = quadFinish(a2, s0 + so + 2 * sStride, d0 + so + 2 * sStride, sc, c2);
       c3 = quadFinish(a3, s0 + so + 3 * sStride, d0 + so + 3 * sStride, sc, c3);
-      o += 32; so += 4;
+      so += 4;
     }
     w += cnt * 72;
   }

@@ -4,12 +4,26 @@
 // (ggml quantize_row_q8_0: d = max|x| / 127, q = round(x / d)), except that d stays float32
 // (llama.cpp rounds it to float16) and lives apart from the quants: per row `K` int8 quants,
 // `K/32` float32 scales, `K/32` int32 sums 8·Σq that Q4_0's unsigned-nibble dot products
-// subtract (see q4.ts), and `K/16` int32 sums Σq per 16 for Q6_K's offset (kquant.ts).
+// subtract (see q4.ts), `K/16` int32 sums Σq per 16 for Q6_K's offset (kquant.ts), and, when
+// asked (`wide` ≠ 0, for Q8_0 weights: q8.ts), the same quants as int16 pairs: rows in whole
+// groups of four interleaved (pair c of the group's row t at 16c + 4t, the group where its first
+// row would be), the remaining n mod 4 rows one after another (pair c at 4c); and when asked
+// (`inter` ≠ 0, for Q4_0 weights) the int8 quants of rows in whole groups of four interleaved
+// for gemmQ4Quad4 (q4.ts; the other rows are read from qs).
 
 import { grab, barrier } from './sync';
 
+/** The four int16 pairs of v at p, p + 16, p + 32, p + 48. */
+// @ts-ignore: decorator
+@inline function storePairs(p: usize, v: v128): void {
+  store<u32>(p, i32x4.extract_lane(v, 0));
+  store<u32>(p, i32x4.extract_lane(v, 1), 16);
+  store<u32>(p, i32x4.extract_lane(v, 2), 32);
+  store<u32>(p, i32x4.extract_lane(v, 3), 48);
+}
+
 /** Quantizes `n` rows of `K` floats (row stride `xs` floats) into qs / d / sum8 / sum16 (row strides K, K/32, K/32, K/16). */
-export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i32, qs: usize, d: usize, sum8: usize, sum16: usize, counter: i32): void {
+export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i32, qs: usize, d: usize, sum8: usize, sum16: usize, wide: usize, inter: usize, counter: i32): void {
   const nb = K >> 5;
   const total = n * nb;
   const CH = 64;
@@ -36,8 +50,31 @@ export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i3
       const q6 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v6, id)));
       const q7 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v7, id)));
       const dst = qs + <usize>r * <usize>K + (<usize>b << 5);
-      v128.store(dst, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
-      v128.store(dst, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q4, q5), i16x8.narrow_i32x4_s(q6, q7)), 16);
+      const w0 = i16x8.narrow_i32x4_s(q0, q1), w1 = i16x8.narrow_i32x4_s(q2, q3);
+      const w2 = i16x8.narrow_i32x4_s(q4, q5), w3 = i16x8.narrow_i32x4_s(q6, q7);
+      v128.store(dst, i8x16.narrow_i16x8_s(w0, w1));
+      v128.store(dst, i8x16.narrow_i16x8_s(w2, w3), 16);
+      if (inter && r < (n & ~3)) {
+        // Q4_0's copy, rows in whole groups of four: per block 4 × 32 bytes, vector i holding
+        // row t's elements 4i..4i+3 at 8t and 4i+16..4i+19 at 8t + 4 (q4.ts gemmQ4Quad4).
+        const lo = i8x16.narrow_i16x8_s(w0, w1), hi = i8x16.narrow_i16x8_s(w2, w3);
+        const id = inter + <usize>(r & ~3) * <usize>K + (<usize>b << 7) + (<usize>(r & 3) << 3);
+        const a = i32x4.shuffle(lo, hi, 0, 4, 1, 5), c = i32x4.shuffle(lo, hi, 2, 6, 3, 7);
+        v128.store64_lane(id, a, 0);
+        v128.store64_lane(id, a, 1, 32);
+        v128.store64_lane(id, c, 0, 64);
+        v128.store64_lane(id, c, 1, 96);
+      }
+      if (wide) {
+        if (r < (n & ~3)) {
+          // Rows in whole groups of four: pairs interleaved, pair c of row t at 16c + 4t from the group's start.
+          const wd = wide + ((<usize>(r & ~3) * <usize>K) << 1) + (<usize>b << 8) + (<usize>(r & 3) << 2);
+          storePairs(wd, w0); storePairs(wd + 64, w1); storePairs(wd + 128, w2); storePairs(wd + 192, w3);
+        } else {
+          const wd = wide + ((<usize>r * <usize>K + (<usize>b << 5)) << 1);
+          v128.store(wd, w0); v128.store(wd, w1, 16); v128.store(wd, w2, 32); v128.store(wd, w3, 48);
+        }
+      }
       let h0 = i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), h1 = i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7));
       h0 = i32x4.add(h0, i32x4.shuffle(h0, h0, 2, 3, 0, 1));
       h1 = i32x4.add(h1, i32x4.shuffle(h1, h1, 2, 3, 0, 1));
@@ -52,61 +89,52 @@ export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i3
 }
 
 /*
- * Repacked layouts (same byte size as GGUF's):
- * - Q8_0, per row: groups of 4 blocks [4 × f16 d][4 × 32 quants] (136 B), then the K/32 mod 4
- *   tail blocks as GGUF stores them (34 B each).
- * - Q4_0, per quad of rows r = 0..3 (the row count is padded to a multiple of 4 with zero
- *   rows): groups of 4 blocks [scales: block j, row r at 8j + 2r (32 B)][quants: block j,
- *   vector i = 0..3 at 32 + 64j + 16i, whose bytes 4r..4r+3 are row r's quant bytes 4i..4i+3]
- *   (288 B), then the t = K/32 mod 4 tail blocks the same way (scales 8t B, then t × 64 B).
+ * Repacked layouts (same byte size as GGUF's), per quad of rows r = 0..3 (the row count is
+ * padded to a multiple of 4 with zero rows), in groups of 4 blocks, then the t = K/32 mod 4
+ * tail blocks the same way:
+ * - Q8_0: [scales: block j, row r at 8j + 2r (32 B)][quants: block j, chunk c = 0..15 at
+ *   32 + 128j + 8c, whose bytes 2r, 2r + 1 are row r's quants 2c, 2c + 1] (544 B; the tail:
+ *   scales 8t B, then t × 128 B). A chunk sign-extends to an i16x8 of 4 rows × 2 elements: one
+ *   int16 multiply-add against the activation's 2 elements (splat) serves four rows (q8.ts).
+ * - Q4_0: [scales as above (32 B)][quants: block j, vector i = 0..3 at 32 + 64j + 16i, whose
+ *   bytes 4r..4r+3 are row r's quant bytes 4i..4i+3] (288 B; the tail: 8t B, then t × 64 B).
  *   A vector's lo nibbles are elements 4i..4i+3 of the four rows, its hi nibbles the elements
- *   16 further: one multiply-add against 4 activation bytes (splat) serves four rows.
- * Four scales convert to float32 in one vector op, each weight streams sequentially (the
- * prefetcher's favourite), and a Q4_0 quad shares every activation load.
+ *   16 further: one multiply-add against 4 activation bytes (splat) serves four rows (q4.ts).
+ * Four scales convert to float32 in one vector op, each quad streams sequentially (the
+ * prefetcher's favourite), and every activation load serves four rows.
  */
 // @ts-ignore: decorator
 @inline function subnormal(h: u16): bool {
   return (h & 0x7c00) == 0 && (h & 0x3ff) != 0;
 }
 
-/** Returns whether any scale is a float16 subnormal (the kernels then convert exactly, dot.ts scales4). */
-export function repackQ8(src: usize, dst: usize, K: i32): bool {
-  const nb = K >> 5, G = nb >> 2;
-  let sub = false;
-  for (let b = 0; b < nb; b++) sub |= subnormal(load<u16>(src + <usize>b * 34));
-  for (let g = 0; g < G; g++) {
-    const s = src + <usize>g * 136, o = dst + <usize>g * 136;
-    for (let b = 0; b < 4; b++) {
-      store<u16>(o + (<usize>b << 1), load<u16>(s + <usize>b * 34));
-      memory.copy(o + 8 + (<usize>b << 5), s + <usize>b * 34 + 2, 32);
-    }
-  }
-  const done = <usize>G * 136;
-  memory.copy(dst + done, src + done, <usize>(nb - (G << 2)) * 34);
-  return sub;
-}
-
 /**
- * Packs GGUF Q4_0 rows r0..r3 (at `rows[0..3]`, 0 for a zero row past the end) into one quad at
- * `dst`; returns whether any scale is a float16 subnormal.
+ * Packs GGUF rows r0..r3 (0 for a zero row past the end) of type Q8_0 (q8) or Q4_0 into one quad
+ * at `dst`; returns whether any scale is a float16 subnormal.
  */
-export function repackQ4Quad(r0: usize, r1: usize, r2: usize, r3: usize, dst: usize, K: i32): bool {
+export function repackQuad(q8: bool, r0: usize, r1: usize, r2: usize, r3: usize, dst: usize, K: i32): bool {
   const nb = K >> 5, G = nb >> 2;
+  // Block bytes in GGUF, quant bytes of a repacked block, bytes of a group of 4.
+  const bb: usize = q8 ? 34 : 18, qb: usize = q8 ? 128 : 64, gb: usize = q8 ? 544 : 288;
   let sub = false;
   for (let g = 0; g <= G; g++) {
     const cnt = g < G ? 4 : nb & 3;
     if (cnt == 0) break;
-    const o = dst + <usize>g * 288, q = o + (<usize>cnt << 3);
+    const o = dst + <usize>g * gb, q = o + (<usize>cnt << 3);
     for (let j = 0; j < cnt; j++) {
-      const b = <usize>((g << 2) + j) * 18;
+      const b = <usize>((g << 2) + j) * bb;
       for (let r = 0; r < 4; r++) {
         const src = r == 0 ? r0 : r == 1 ? r1 : r == 2 ? r2 : r3;
         const d: u16 = src ? load<u16>(src + b) : 0;
         sub |= subnormal(d);
         store<u16>(o + (<usize>j << 3) + (<usize>r << 1), d);
-        // Vector i, bytes 4r..4r+3: the row's quant bytes 4i..4i+3.
-        for (let i = 0; i < 4; i++) {
-          store<u32>(q + (<usize>j << 6) + (<usize>i << 4) + (<usize>r << 2), src ? load<u32>(src + b + 2 + (<usize>i << 2)) : 0);
+        const qj = q + <usize>j * qb;
+        if (q8) {
+          // Chunk c, bytes 2r, 2r + 1: the row's quants 2c, 2c + 1.
+          for (let c = 0; c < 16; c++) store<u16>(qj + (<usize>c << 3) + (<usize>r << 1), src ? load<u16>(src + b + 2 + (<usize>c << 1)) : 0);
+        } else {
+          // Vector i, bytes 4r..4r+3: the row's quant bytes 4i..4i+3.
+          for (let i = 0; i < 4; i++) store<u32>(qj + (<usize>i << 4) + (<usize>r << 2), src ? load<u32>(src + b + 2 + (<usize>i << 2)) : 0);
         }
       }
     }
@@ -118,28 +146,22 @@ export function repackQ4Quad(r0: usize, r1: usize, r2: usize, r3: usize, dst: us
 const RESULT: usize = 240;
 
 /**
- * Repacks `rows` GGUF rows at `src` into `dst` (layout 1: Q8_0, 2: Q4_0), rows shared out by
- * chunks; sets RESULT (which the host zeroes first) to 1 if any scale is a float16 subnormal.
+ * Repacks `rows` GGUF rows at `src` into quads at `dst` (layout 1: Q8_0, 2: Q4_0), quads shared
+ * out by chunks; sets RESULT (which the host zeroes first) to 1 if any scale is a float16 subnormal.
  */
 export function repack(tid: i32, nt: i32, layout: i32, src: usize, dst: usize, rows: i32, K: i32): void {
-  const nb = K >> 5;
+  const q8 = layout == 1;
+  const rb = <usize>(K >> 5) * (q8 ? 34 : 18);
+  const quads = (rows + 3) >> 2;
   let sub = false;
-  if (layout == 1) {
-    const rb = <usize>nb * 34;
-    for (let r = grab(0); r < rows; r = grab(0)) sub |= repackQ8(src + <usize>r * rb, dst + <usize>r * rb, K);
-  } else {
-    const rb = <usize>nb * 18;
-    const quads = (rows + 3) >> 2;
-    for (let p = grab(0); p < quads; p = grab(0)) {
-      const r = p << 2;
-      sub |= repackQ4Quad(src + <usize>r * rb, r + 1 < rows ? src + <usize>(r + 1) * rb : 0,
-        r + 2 < rows ? src + <usize>(r + 2) * rb : 0, r + 3 < rows ? src + <usize>(r + 3) * rb : 0, dst + <usize>p * 4 * rb, K);
-    }
+  for (let p = grab(0); p < quads; p = grab(0)) {
+    const r = p << 2;
+    sub |= repackQuad(q8, src + <usize>r * rb, r + 1 < rows ? src + <usize>(r + 1) * rb : 0,
+      r + 2 < rows ? src + <usize>(r + 2) * rb : 0, r + 3 < rows ? src + <usize>(r + 3) * rb : 0, dst + <usize>p * 4 * rb, K);
   }
   if (sub) atomic.store<i32>(RESULT, 1);
   barrier(nt);
 }
-
 
 /**
  * Largest |value| bits (sign cleared) over `count` float16 values at `p`; threads combine their

@@ -18,7 +18,8 @@
  *   (x, h, o: hidden; q, attention: heads · headDim; k, v: kvHeads · headDim; gate, up: FFN),
  *   and the vocabulary-sized logits of the last token (the tensor, its copy, the result).
  *   Session.eval with allLogits needs chunk × vocab floats more (1 GB for 256 tokens of Gemma).
- *   The CPU backend adds 8-bit copies of the activations and per-thread scratch.
+ *   The CPU backend adds quantized copies of the activations (8-bit; 16-bit too for Q8_0
+ *   weights, an interleaved 8-bit one for Q4_0) and per-thread scratch.
  * - overhead: Node.js with gemma-ts loaded (and the garbage the forward pass leaves) and the
  *   tokenizer (its pieces as strings, maps and tables, plus what parsing them leaves). The CPU
  *   backend adds its WebAssembly instances, one V8 isolate per worker thread, and the file
@@ -157,9 +158,11 @@ export function estimateMemory(config: GemmaConfig, weights: WeightFootprint, o:
   const q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
   const scratch = rows * (3 * c.hiddenSize + 2 * q + 2 * kv + 2 * c.intermediateSize) * 4;
   const threads = cpu ? Math.max(1, o.threads ?? os.availableParallelism()) : 1;
-  // CPU backend: activations quantized to 8 bits (+ block scales), per-thread weight panels and attention scores.
+  // CPU backend: activations quantized to 8 bits (+ block scales; Q8_0 weights read a 16-bit
+  // copy, Q4_0 weights an interleaved 8-bit one), per-thread weight panels and attention scores.
   const widest = Math.max(c.hiddenSize, q, c.intermediateSize);
-  const cpuScratch = cpu ? rows * widest * (1 + 8 / 32) + threads * 4 * (widest + ctx) * 4 : 0;
+  const copies = (weights.types.Q8_0 ? 2 : 0) + (weights.types.Q4_0 ? 1 : 0);
+  const cpuScratch = cpu ? rows * widest * (1 + 8 / 32 + copies) + threads * 4 * (widest + ctx) * 4 : 0;
   const mib = (n: number) => `${(n / MiB).toFixed(0)} MiB`;
   const terms: MemoryTerm[] = [
     { name: 'weights', bytes: weights.bytes, explain: 'every tensor as stored in the file (norms as float32)' },

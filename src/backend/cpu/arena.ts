@@ -147,6 +147,8 @@ export class Arena {
 
   /** Writes an op's integer (pointers included) and float arguments, and zeroes the work counters. */
   args(ints: readonly number[], floats: readonly number[] = []): void {
+    // The control area holds 32 i32 and 8 f64 arguments (assembly/sync.ts).
+    if (ints.length > 32 || floats.length > 8) throw new Error(`kernel arguments: ${ints.length} ints, ${floats.length} floats (at most 32, 8)`);
     for (let i = 0; i < ints.length; i++) this.u32[IARGS + i] = ints[i] >>> 0;
     for (let i = 0; i < floats.length; i++) this.f64[FARGS + i] = floats[i];
     for (let i = 0; i < COUNTERS; i++) this.i32[i] = 0;

@@ -10,16 +10,16 @@
  * Threads (pool.ts): the calling thread plus `threads − 1` workers; each op is split into
  * dynamic chunks of output rows (or rows, heads, blocks); spin barriers separate an op's phases.
  *
- * Weights (weights.ts): Q8_0 and Q4_0 are repacked at load time into 4-block groups (Q4_0 with
- * four rows interleaved); the other block types (Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) stay in
+ * Weights (weights.ts): Q8_0 and Q4_0 are repacked at load time into quads of four interleaved
+ * rows (4-block groups); the other block types (Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) stay in
  * their GGUF layout. Nothing is dequantized ahead of time.
  * Activations: for one token (decode) and batches below FLOAT_GEMM_MIN_ROWS, block-quantized
  * weights are multiplied with integer dot products against activations quantized per row to
  * Q8_0 blocks, as llama.cpp does (it uses Q8_1/Q8_K blocks for some types); F32/F16/BF16
  * matvecs use float32 activations and convert the weights on the fly. Larger batches (prompts)
  * of the other types decode panels of 4 weight rows to float32 in per-thread scratch and run a
- * 4×2 float32 tile over float32 activations: faster there, and unquantized. Q4_0 stays integer
- * at every batch size (matmulPath).
+ * 4×2 float32 tile over float32 activations: faster there, and unquantized. Q4_0 and Q8_0 stay
+ * integer at every batch size (matmulPath).
  *
  * Numerics follow the reference backend: float32 storage, RMSNorm and RoPE rounding exactly as
  * it does, tanh GELU, softmax in float32 with max subtraction; accumulations are float32.
@@ -31,7 +31,7 @@ import type { Arena } from './arena.js';
 import { Arenas, type Shard } from './arenas.js';
 import { Pool, type OpName } from './pool.js';
 import { ropeTable } from './rope-table.js';
-import { createWeight, CpuWeight, LAYOUT_Q4_0R4, SUPPORTED } from './weights.js';
+import { createWeight, CpuWeight, LAYOUT_Q4_0R4, LAYOUT_Q8_0R4, SUPPORTED } from './weights.js';
 import type { KernelModule } from './wasm.js';
 
 class CpuTensor implements Tensor {
@@ -53,7 +53,8 @@ const MAX_FUSED = 3;
 /** Panel height of the float matmul path (assembly/matmul.ts). */
 const PANEL = 4;
 /**
- * Batches of at least this many rows take the float path for every weight type: decoding a
+ * Batches of at least this many rows take the float path for the block types other than Q4_0
+ * and Q8_0 (see matmulPath): decoding a
  * panel of weight rows once and running float32 tiles over the whole batch is faster than
  * integer dot products per (weight row, activation row), and keeps activations unquantized.
  */
@@ -84,13 +85,15 @@ export class CpuBackend implements Backend {
   /**
    * How matmul multiplies `rows` activation rows by `weight`: integer dot products against
    * Q8_0-quantized activations, or float32 tiles (see FLOAT_GEMM_MIN_ROWS). Q4_0 with relaxed
-   * SIMD stays integer at every batch size: its row-quad kernel shares each weight vector
-   * between four activation rows and runs ~1.8× the float tiles' rate on prompts.
+   * SIMD and Q8_0 stay integer at every batch size: their row-quad kernels share each weight
+   * vector between four activation rows and run ~2× (Q4_0) and ~1.4× (Q8_0) the float tiles'
+   * rate on prompts (bench/README.md).
    */
   matmulPath(weight: Weight, rows: number): 'integer' | 'float' {
     const w = weight as CpuWeight;
     if (!w.quantized) return 'float';
     if (w.layout === LAYOUT_Q4_0R4 && this.simd === 'relaxed') return 'integer';
+    if (w.layout === LAYOUT_Q8_0R4) return 'integer';
     return rows >= this.floatGemmMinRows ? 'float' : 'integer';
   }
 
@@ -285,10 +288,14 @@ export class CpuBackend implements Backend {
     const nb = inF / 32;
     const xq = home.scratch('xq', n * inF), xd = home.scratch('xd', n * nb * 4);
     const xs8 = home.scratch('xs8', n * nb * 4), xs16 = home.scratch('xs16', n * nb * 8);
+    // The int16 copy of the quants that Q8_0's kernels read (assembly/q8.ts).
+    const xw = ws.some(({ w }) => w.layout === LAYOUT_Q8_0R4) ? home.scratch('xw', n * inF * 2) : 0;
+    // The interleaved copy that Q4_0's four-row kernel reads (assembly/q4.ts gemmQ4Quad4).
+    const xi = n >= 4 && ws.some(({ w }) => w.layout === LAYOUT_Q4_0R4) ? home.scratch('xi', n * inF) : 0;
     const one = ({ w, shard, out, ostride }: typeof ws[number]) =>
       [w.layout, shard.ptr, shard.rows, out, ostride, rowChunk(shard.rows, this.threads), w.subnormalScales ? 1 : 0];
     const [layout, ptr, rows, out, ostride, chunk, exact] = one(ws[0]);
-    home.args([layout, xp, inF, n, inF, ptr, rows, out, ostride, chunk, xq, xd, xs8, xs16, exact, ws.length, ...ws.slice(1).flatMap(one)]);
+    home.args([layout, xp, inF, n, inF, ptr, rows, out, ostride, chunk, xq, xd, xs8, xs16, xw, xi, exact, ws.length, ...ws.slice(1).flatMap(one)]);
     this.run(home, 'matmulQuant', n * inF * ws.reduce((t, w) => t + w.shard.rows, 0) / 16);
   }
 
