@@ -175,8 +175,7 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
       }
     }
   } else {
-    // Chunks of row quads (`chunk` is a multiple of 4); activation rows four at a time against
-    // each quad (its weights stay in L1), the remainder one by one.
+    // Chunks of row quads (`chunk` is a multiple of 4).
     const q8 = layout == Q8_0R4;
     const ts = nb << 2, ws = <usize>K << 1;
     for (let c = grab(counter); c * chunk < rows; c = grab(counter)) {
@@ -192,18 +191,23 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
         }
         r0 += 3 * (q << 2);
       }
-      for (let r = r0; r < end; r += 4) {
-        const wq = w + <usize>(r >> 2) * rb, nr = min(4, rows - r);
-        const o = out + (<usize>r << 2);
-        let t = 0;
-        for (; t + 4 <= n; t += 4) {
-          if (q8) gemmQ8Quad4(wq, xw + <usize>t * ws, xd + <usize>t * ts, ts, K, exact, o + <usize>t * os, os, nr);
-          else gemmQ4Quad4(wq, xi + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, ts, K, exact, o + <usize>t * os, os, nr);
+      // Four activation rows (one interleaved group) at a time against every quad of the chunk:
+      // the group and the chunk's weights both stay in L2 (a group of K = 16384 is 64–128 KiB,
+      // all groups of a 128-token prompt several MiB); then the remaining rows one by one.
+      let t = 0;
+      for (; t + 4 <= n; t += 4) {
+        for (let r = r0; r < end; r += 4) {
+          const wq = w + <usize>(r >> 2) * rb, nr = min(4, rows - r), o = out + (<usize>r << 2) + <usize>t * os;
+          if (q8) gemmQ8Quad4(wq, xw + <usize>t * ws, xd + <usize>t * ts, ts, K, exact, o, os, nr);
+          else gemmQ4Quad4(wq, xi + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, ts, K, exact, o, os, nr);
         }
-        for (; t < n; t++) {
+      }
+      for (; t < n; t++) {
+        for (let r = r0; r < end; r += 4) {
+          const wq = w + <usize>(r >> 2) * rb, nr = min(4, rows - r);
           const v = q8 ? dotQ8Quad(wq, xw + <usize>t * ws, xd + <usize>t * ts, K, exact)
             : dotQ4Quad(wq, xq + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, K, exact);
-          storeQuad(o + <usize>t * os, v, nr);
+          storeQuad(out + (<usize>r << 2) + <usize>t * os, v, nr);
         }
       }
     }

@@ -60,35 +60,33 @@ export function dotQ4Quad4(w: usize, stride: usize, xq: usize, xd: usize, xs: us
   const k15 = v128.load(C_NIBBLE), mask = v128.load(C_F16MASK), rescale = v128.load(C_F16SCALE);
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let tk: i32 = 0;
-  const w1 = w + stride, w2 = w1 + stride, w3 = w2 + stride;
-  let o: usize = 0;
+  const s1 = stride, s2 = stride << 1, s3 = s1 + s2;
   for (let g = 0; g <= G; g++) {
     const cnt = <usize>(g < G ? 4 : nb & 3);
     if (cnt == 0) break;
-    tk += touch(w + o) + touch(w + o + 64) + touch(w + o + 128) + touch(w + o + 192) + touch(w + o + 256)
-      + touch(w1 + o) + touch(w1 + o + 64) + touch(w1 + o + 128) + touch(w1 + o + 192) + touch(w1 + o + 256)
-      + touch(w2 + o) + touch(w2 + o + 64) + touch(w2 + o + 128) + touch(w2 + o + 192) + touch(w2 + o + 256)
-      + touch(w3 + o) + touch(w3 + o + 64) + touch(w3 + o + 128) + touch(w3 + o + 192) + touch(w3 + o + 256);
-    const q = o + (cnt << 3);
+    for (let t: usize = 0; t < 288; t += 64) tk += touch(w + t) + touch(w + s1 + t) + touch(w + s2 + t) + touch(w + s3 + t);
+    let p = w + (cnt << 3);
     for (let j: usize = 0; j < cnt; j++) {
-      const sj = o + (j << 3), qj = q + (j << 6);
       // The four streams share every activation load: 4 + 4 splats per block instead of 4 × 8.
+      // One vector per stream per iteration, pointers stepped (little address arithmetic).
       let b0 = i16x8.splat(0), b1 = i16x8.splat(0), b2 = i16x8.splat(0), b3 = i16x8.splat(0);
-      for (let i: usize = 0; i < 16; i += 4) {
-        const xl = v128.load32_splat(xq + i), xh = v128.load32_splat(xq + i + 16);
-        b0 = quadPair(v128.load(w + qj + (i << 2)), k15, xl, xh, b0);
-        b1 = quadPair(v128.load(w1 + qj + (i << 2)), k15, xl, xh, b1);
-        b2 = quadPair(v128.load(w2 + qj + (i << 2)), k15, xl, xh, b2);
-        b3 = quadPair(v128.load(w3 + qj + (i << 2)), k15, xl, xh, b3);
+      for (let i = 0; i < 4; i++) {
+        const xl = v128.load32_splat(xq), xh = v128.load32_splat(xq, 16);
+        b0 = quadPair(v128.load(p), k15, xl, xh, b0);
+        b1 = quadPair(v128.load(p + s1), k15, xl, xh, b1);
+        b2 = quadPair(v128.load(p + s2), k15, xl, xh, b2);
+        b3 = quadPair(v128.load(p + s3), k15, xl, xh, b3);
+        p += 16; xq += 4;
       }
-      const n8 = v128.load32_splat(xs), dx = v128.load32_splat(xd);
-      a0 = fma(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extadd_pairwise_i16x8_s(b0), n8)), f32x4.mul(scales4(w + sj, exact, mask, rescale), dx), a0);
-      a1 = fma(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extadd_pairwise_i16x8_s(b1), n8)), f32x4.mul(scales4(w1 + sj, exact, mask, rescale), dx), a1);
-      a2 = fma(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extadd_pairwise_i16x8_s(b2), n8)), f32x4.mul(scales4(w2 + sj, exact, mask, rescale), dx), a2);
-      a3 = fma(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extadd_pairwise_i16x8_s(b3), n8)), f32x4.mul(scales4(w3 + sj, exact, mask, rescale), dx), a3);
-      xq += 32; xd += 4; xs += 4;
+      xq += 16;
+      const n8 = v128.load32_splat(xs), dx = v128.load32_splat(xd), sj = w + (j << 3);
+      a0 = fma(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extadd_pairwise_i16x8_s(b0), n8)), f32x4.mul(scales4(sj, exact, mask, rescale), dx), a0);
+      a1 = fma(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extadd_pairwise_i16x8_s(b1), n8)), f32x4.mul(scales4(sj + s1, exact, mask, rescale), dx), a1);
+      a2 = fma(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extadd_pairwise_i16x8_s(b2), n8)), f32x4.mul(scales4(sj + s2, exact, mask, rescale), dx), a2);
+      a3 = fma(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extadd_pairwise_i16x8_s(b3), n8)), f32x4.mul(scales4(sj + s3, exact, mask, rescale), dx), a3);
+      xd += 4; xs += 4;
     }
-    o += cnt * 72;
+    w += cnt * 72;
   }
   keep(tk);
   v128.store(out, a0);

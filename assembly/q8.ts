@@ -20,26 +20,6 @@ import { keep, touch } from './ahead';
 import { storeQuad } from './q4';
 
 /**
- * a + the quad chunks of 8 weight bytes at p + 8k (4 rows × elements 2k, 2k + 1), k = 0..3, ·
- * the int16 pairs at x + 4k·xs (xs = 1: one activation row; 4: a group of four interleaved
- * rows, this row's pairs 16 bytes apart). Constant offsets: V8 folds them into the loads, so the
- * loop needs no address arithmetic per chunk.
- */
-// @ts-ignore: decorator
-@inline function chunks4(p: usize, x: usize, a: v128, xs: i32): v128 {
-  if (xs == 1) {
-    a = i32x4.add(a, i32x4.dot_i16x8_s(v128.load8x8_s(p), v128.load32_splat(x)));
-    a = i32x4.add(a, i32x4.dot_i16x8_s(v128.load8x8_s(p, 8), v128.load32_splat(x, 4)));
-    a = i32x4.add(a, i32x4.dot_i16x8_s(v128.load8x8_s(p, 16), v128.load32_splat(x, 8)));
-    return i32x4.add(a, i32x4.dot_i16x8_s(v128.load8x8_s(p, 24), v128.load32_splat(x, 12)));
-  }
-  a = i32x4.add(a, i32x4.dot_i16x8_s(v128.load8x8_s(p), v128.load32_splat(x)));
-  a = i32x4.add(a, i32x4.dot_i16x8_s(v128.load8x8_s(p, 8), v128.load32_splat(x, 16)));
-  a = i32x4.add(a, i32x4.dot_i16x8_s(v128.load8x8_s(p, 16), v128.load32_splat(x, 32)));
-  return i32x4.add(a, i32x4.dot_i16x8_s(v128.load8x8_s(p, 24), v128.load32_splat(x, 48)));
-}
-
-/**
  * A repacked Q8_0 row quad · one activation row (int16 quants at xw, pairs 4 bytes apart;
  * float32 scales per block at xd): the four rows' results as f32x4.
  */
@@ -55,12 +35,12 @@ export function dotQ8Quad(w: usize, xw: usize, xd: usize, K: i32, exact: bool): 
     for (let t: usize = 0; t < 544; t += 64) tk += touch(w + t);
     let p = w + (cnt << 3);
     for (let j: usize = 0; j < cnt; j++) {
-      // Two chains for the adder's latency.
+      // Two chains for the adder's latency, one pair of chunks per iteration.
       let a = i32x4.splat(0), b = i32x4.splat(0);
-      for (let k = 0; k < 2; k++) {
-        a = chunks4(p, xw, a, 1);
-        b = chunks4(p + 32, xw + 16, b, 1);
-        p += 64; xw += 32;
+      for (let k = 0; k < 8; k++) {
+        a = i32x4.add(a, i32x4.dot_i16x8_s(v128.load8x8_s(p), v128.load32_splat(xw)));
+        b = i32x4.add(b, i32x4.dot_i16x8_s(v128.load8x8_s(p, 8), v128.load32_splat(xw, 4)));
+        p += 16; xw += 8;
       }
       acc = fma(f32x4.convert_i32x4_s(i32x4.add(a, b)), f32x4.mul(scales4(w + (j << 3), exact, mask, rescale), v128.load32_splat(xd)), acc);
       xd += 4;
@@ -92,12 +72,14 @@ export function dotQ8Quad4(w: usize, stride: usize, xw: usize, xd: usize, K: i32
     let p = w + (cnt << 3);
     for (let j: usize = 0; j < cnt; j++) {
       let b0 = i32x4.splat(0), b1 = i32x4.splat(0), b2 = i32x4.splat(0), b3 = i32x4.splat(0);
-      for (let k = 0; k < 4; k++) {
-        b0 = chunks4(p, xw, b0, 1);
-        b1 = chunks4(p + s1, xw, b1, 1);
-        b2 = chunks4(p + s2, xw, b2, 1);
-        b3 = chunks4(p + s3, xw, b3, 1);
-        p += 32; xw += 16;
+      // One chunk per iteration: unrolled, V8 hoists every load and spills.
+      for (let k = 0; k < 16; k++) {
+        const x = v128.load32_splat(xw);
+        b0 = i32x4.add(b0, i32x4.dot_i16x8_s(v128.load8x8_s(p), x));
+        b1 = i32x4.add(b1, i32x4.dot_i16x8_s(v128.load8x8_s(p + s1), x));
+        b2 = i32x4.add(b2, i32x4.dot_i16x8_s(v128.load8x8_s(p + s2), x));
+        b3 = i32x4.add(b3, i32x4.dot_i16x8_s(v128.load8x8_s(p + s3), x));
+        p += 8; xw += 4;
       }
       const dx = v128.load32_splat(xd), sj = w + (j << 3);
       a0 = fma(f32x4.convert_i32x4_s(b0), f32x4.mul(scales4(sj, exact, mask, rescale), dx), a0);
