@@ -10,7 +10,7 @@
 // early; the dot product then finds its lines on their way or in cache. Measured on the 2B
 // shapes (bench/cpu.ts): +15–25% matvec bandwidth for Q8_0 and Q4_0 on 1 and 2 threads,
 // about the same for any distance from 1 to 8 KiB. (The kernels now also read four streams at
-// once, dotQ8Quad4 in q8.ts; on top of that, touching still adds 5–20% for Q4_0 and about
+// once, dotQuad4 in quad.ts; on top of that, touching still adds 5–20% for Q4_0 and about
 // nothing for Q8_0.)
 //
 // The touched bytes feed a running sum that is written to a global, so the loads are not

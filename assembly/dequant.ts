@@ -193,42 +193,30 @@ function decodeBF16(s: usize, y: usize, K: i32): void {
   for (; j < K; j++) store<u32>(y + (<usize>j << 2), <u32>load<u16>(s + (<usize>j << 1)) << 16);
 }
 
-/** Row `r` (0..3) of a repacked Q8_0 quad (layout in quantize.ts). */
-function decodeQ8Quad(s: usize, r: i32, y: usize, K: i32): void {
+/** Row `r` (0..3) of a repacked Q8_0 (q8) or Q4_0 quad (layouts in quantize.ts). */
+function decodeQuad(q8: bool, s: usize, r: i32, y: usize, K: i32): void {
   const nb = K >> 5, G = nb >> 2;
+  const qb: usize = q8 ? 128 : 64;
   for (let g = 0; g <= G; g++) {
     const cnt = g < G ? 4 : nb & 3;
     if (cnt == 0) break;
     const q = s + (<usize>cnt << 3);
     for (let j = 0; j < cnt; j++) {
-      const d = h(s + (<usize>j << 3) + (<usize>r << 1));
-      for (let e = 0; e < 32; e++) {
-        const v = load<i8>(q + (<usize>j << 7) + (<usize>(e >> 1) << 3) + (<usize>r << 1) + <usize>(e & 1));
-        store<f32>(y + (<usize>e << 2), <f32>v * d);
+      const d = h(s + (<usize>j << 3) + (<usize>r << 1)), b = q + <usize>j * qb;
+      if (q8) {
+        // Chunk e/2, bytes 2r, 2r + 1: elements e, e + 1.
+        for (let e = 0; e < 32; e++) store<f32>(y + (<usize>e << 2), <f32>load<i8>(b + (<usize>(e >> 1) << 3) + (<usize>r << 1) + <usize>(e & 1)) * d);
+      } else {
+        // Vector e/4, byte 4r + e%4: element e (lo nibble) and e + 16 (hi nibble).
+        for (let e = 0; e < 16; e++) {
+          const byte = load<u8>(b + (<usize>(e >> 2) << 4) + (<usize>r << 2) + <usize>(e & 3));
+          store<f32>(y + (<usize>e << 2), <f32>(<i32>(byte & 15) - 8) * d);
+          store<f32>(y + (<usize>(e + 16) << 2), <f32>(<i32>(byte >> 4) - 8) * d);
+        }
       }
       y += 128;
     }
-    s += <usize>cnt * 136;
-  }
-}
-
-/** Row `r` (0..3) of a repacked Q4_0 quad (layout in quantize.ts). */
-function decodeQ4Quad(s: usize, r: i32, y: usize, K: i32): void {
-  const nb = K >> 5, G = nb >> 2;
-  for (let g = 0; g <= G; g++) {
-    const cnt = g < G ? 4 : nb & 3;
-    if (cnt == 0) break;
-    const q = s + (<usize>cnt << 3);
-    for (let j = 0; j < cnt; j++) {
-      const d = h(s + (<usize>j << 3) + (<usize>r << 1));
-      for (let e = 0; e < 16; e++) {
-        const byte = load<u8>(q + (<usize>j << 6) + (<usize>(e >> 2) << 4) + (<usize>r << 2) + <usize>(e & 3));
-        store<f32>(y + (<usize>e << 2), <f32>(<i32>(byte & 15) - 8) * d);
-        store<f32>(y + (<usize>(e + 16) << 2), <f32>(<i32>(byte >> 4) - 8) * d);
-      }
-      y += 128;
-    }
-    s += <usize>cnt * 72;
+    s += <usize>cnt * (8 + qb);
   }
 }
 
@@ -256,8 +244,7 @@ export function rowBytes(type: i32, K: i32): usize {
 export function decodeRow(type: i32, w: usize, r: i32, y: usize, K: i32): void {
   const rb = rowBytes(type, K);
   if (type == Q4_0R4 || type == Q8_0R4) {
-    if (type == Q4_0R4) decodeQ4Quad(w + <usize>(r >> 2) * rb, r & 3, y, K);
-    else decodeQ8Quad(w + <usize>(r >> 2) * rb, r & 3, y, K);
+    decodeQuad(type == Q8_0R4, w + <usize>(r >> 2) * rb, r & 3, y, K);
     return;
   }
   const s = w + <usize>r * rb;

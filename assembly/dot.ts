@@ -1,5 +1,5 @@
-// The constants and float16 scale conversions that every integer kernel shares (Q8_0: q8.ts,
-// Q4_0: q4.ts, K-quants: kquant.ts, Q4_1/Q5_x: legacy.ts).
+// The constants and float16 scale conversions that every integer kernel shares (Q8_0 and
+// Q4_0: quad.ts, K-quants: kquant.ts, Q4_1/Q5_x: legacy.ts).
 
 import { CONSTS } from './sync';
 import { F16_RESCALE } from './simd';

@@ -89,8 +89,8 @@ export function dotF16Prescaled(w: usize, xs: usize, K: i32): f32 {
 }
 
 /**
- * dotF16Prescaled of the rows at w + i·stride, i = 0..3, as four streams (see dotQ8Quad4 in
- * q8.ts); K a multiple of 16. Two accumulators per row (the four rows' chains interleave).
+ * dotF16Prescaled of the rows at w + i·stride, i = 0..3, as four streams (see dotQuad4 in
+ * quad.ts); K a multiple of 16. Two accumulators per row (the four rows' chains interleave).
  */
 export function dotF16Prescaled4(w: usize, stride: usize, xs: usize, K: i32): v128 {
   const mask = v128.load(C_F16MASK);

@@ -3,7 +3,7 @@
 // the dot product: per sub-block, d·sc·Σq·x − dmin·m·Σx (Q4_K) and d·sc·(Σq·x − 32·Σx) (Q6_K),
 // with the activation block scale d_x of the 32 elements the sub-block lies in. Each type has a
 // superblock step (one accumulator: the mins are subtracted from it), a one-row dot product and
-// a four-row one whose rows are four streams (see dotQ8Quad4 in q8.ts).
+// a four-row one whose rows are four streams (see dotQuad4 in quad.ts).
 
 import { fma, fnma, hsum, hsum4 } from './simd';
 import { scale1, C_NIBBLE } from './dot';
@@ -143,7 +143,7 @@ import { Q4_K, Q5_K, Q6_K } from './dequant';
 }
 
 // The row drivers, one body for the three types (`type` is a constant at every call, so each
-// export compiles to its own loop): one row, or four rows as four streams (see dotQ8Quad4 in q8.ts).
+// export compiles to its own loop): one row, or four rows as four streams (see dotQuad4 in quad.ts).
 
 // @ts-ignore: decorator
 @inline function stepK(type: i32, w: usize, xq: usize, xd: usize, xs: usize, k15: v128, kx: v128, acc: v128): v128 {

@@ -4,12 +4,12 @@
 // (ggml quantize_row_q8_0: d = max|x| / 127, q = round(x / d)), except that d stays float32
 // (llama.cpp rounds it to float16) and lives apart from the quants: per row `K` int8 quants,
 // `K/32` float32 scales, `K/32` int32 sums 8·Σq that Q4_0's unsigned-nibble dot products
-// subtract (see q4.ts), `K/16` int32 sums Σq per 16 for Q6_K's offset (kquant.ts), and, when
-// asked (`wide` ≠ 0, for Q8_0 weights: q8.ts), the same quants as int16 pairs: rows in whole
+// subtract (see quad.ts), `K/16` int32 sums Σq per 16 for Q6_K's offset (kquant.ts), and, when
+// asked (`wide` ≠ 0, for Q8_0 weights: quad.ts), the same quants as int16 pairs: rows in whole
 // groups of four interleaved (pair c of the group's row t at 16c + 4t, the group where its first
 // row would be), the remaining n mod 4 rows one after another (pair c at 4c); and when asked
 // (`inter` ≠ 0, for Q4_0 weights) the int8 quants of rows in whole groups of four interleaved
-// for gemmQ4Quad4 (q4.ts; the other rows are read from qs).
+// for gemmQ4Quad4 (quad.ts; the other rows are read from qs).
 
 import { grab, barrier } from './sync';
 
@@ -56,7 +56,7 @@ export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i3
       v128.store(dst, i8x16.narrow_i16x8_s(w2, w3), 16);
       if (inter && r < (n & ~3)) {
         // Q4_0's copy, rows in whole groups of four: per block 4 × 32 bytes, vector i holding
-        // row t's elements 4i..4i+3 at 8t and 4i+16..4i+19 at 8t + 4 (q4.ts gemmQ4Quad4).
+        // row t's elements 4i..4i+3 at 8t and 4i+16..4i+19 at 8t + 4 (quad.ts gemmQuad4).
         const lo = i8x16.narrow_i16x8_s(w0, w1), hi = i8x16.narrow_i16x8_s(w2, w3);
         const id = inter + <usize>(r & ~3) * <usize>K + (<usize>b << 7) + (<usize>(r & 3) << 3);
         const a = i32x4.shuffle(lo, hi, 0, 4, 1, 5), c = i32x4.shuffle(lo, hi, 2, 6, 3, 7);
@@ -95,11 +95,11 @@ export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i3
  * - Q8_0: [scales: block j, row r at 8j + 2r (32 B)][quants: block j, chunk c = 0..15 at
  *   32 + 128j + 8c, whose bytes 2r, 2r + 1 are row r's quants 2c, 2c + 1] (544 B; the tail:
  *   scales 8t B, then t × 128 B). A chunk sign-extends to an i16x8 of 4 rows × 2 elements: one
- *   int16 multiply-add against the activation's 2 elements (splat) serves four rows (q8.ts).
+ *   int16 multiply-add against the activation's 2 elements (splat) serves four rows (quad.ts).
  * - Q4_0: [scales as above (32 B)][quants: block j, vector i = 0..3 at 32 + 64j + 16i, whose
  *   bytes 4r..4r+3 are row r's quant bytes 4i..4i+3] (288 B; the tail: 8t B, then t × 64 B).
  *   A vector's lo nibbles are elements 4i..4i+3 of the four rows, its hi nibbles the elements
- *   16 further: one multiply-add against 4 activation bytes (splat) serves four rows (q4.ts).
+ *   16 further: one multiply-add against 4 activation bytes (splat) serves four rows (quad.ts).
  * Four scales convert to float32 in one vector op, each quad streams sequentially (the
  * prefetcher's favourite), and every activation load serves four rows.
  */

@@ -288,9 +288,9 @@ export class CpuBackend implements Backend {
     const nb = inF / 32;
     const xq = home.scratch('xq', n * inF), xd = home.scratch('xd', n * nb * 4);
     const xs8 = home.scratch('xs8', n * nb * 4), xs16 = home.scratch('xs16', n * nb * 8);
-    // The int16 copy of the quants that Q8_0's kernels read (assembly/q8.ts).
+    // The int16 copy of the quants that Q8_0's kernels read (assembly/quad.ts).
     const xw = ws.some(({ w }) => w.layout === LAYOUT_Q8_0R4) ? home.scratch('xw', n * inF * 2) : 0;
-    // The interleaved copy that Q4_0's four-row kernel reads (assembly/q4.ts gemmQ4Quad4).
+    // The interleaved copy that Q4_0's four-row kernel reads (assembly/quad.ts gemmQuad4).
     const xi = n >= 4 && ws.some(({ w }) => w.layout === LAYOUT_Q4_0R4) ? home.scratch('xi', n * inF) : 0;
     const one = ({ w, shard, out, ostride }: typeof ws[number]) =>
       [w.layout, shard.ptr, shard.rows, out, ostride, rowChunk(shard.rows, this.threads), w.subnormalScales ? 1 : 0];
