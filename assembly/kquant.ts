@@ -1,6 +1,7 @@
-// Integer dot products of Q4_K, Q5_K and Q6_K weight rows (GGUF layout) with Q8_0-quantized
-// activations. The formulas are ggml's dequantize_row_q4_K / _q6_K (ggml-quants.c) folded into
-// the dot product: per sub-block, d·sc·Σq·x − dmin·m·Σx (Q4_K) and d·sc·(Σq·x − 32·Σx) (Q6_K),
+// Integer dot products of Q5_K and Q6_K weight rows (GGUF layout) with Q8_0-quantized
+// activations (Q4_K is repacked into row quads: kquad.ts). The formulas are ggml's
+// dequantize_row_q5_K / _q6_K (ggml-quants.c) folded into the dot product: per sub-block,
+// d·sc·Σq·x − dmin·m·Σx (Q5_K, Q4_K's formula) and d·sc·(Σq·x − 32·Σx) (Q6_K),
 // with the activation block scale d_x of the 32 elements the sub-block lies in. Each type has a
 // superblock step (one accumulator: the mins are subtracted from it), a one-row dot product and
 // a four-row one whose rows are four streams (see dotQuad4 in quad.ts).
@@ -8,7 +9,7 @@
 import { fma, fnma, hsum, hsum4 } from './simd';
 import { scale1, C_NIBBLE } from './dot';
 import { keep, touch } from './ahead';
-import { Q4_K, Q5_K, Q6_K } from './dequant';
+import { Q5_K, Q6_K } from './dequant';
 
 // @ts-ignore: decorator
 @inline function reduce4(a: v128, b: v128, c: v128, d: v128): v128 {
@@ -36,7 +37,7 @@ import { Q4_K, Q5_K, Q6_K } from './dequant';
 }
 
 /**
- * The end of a Q4_K / Q5_K superblock step: with lo / hi the Σq·x of sub-blocks 0–3 / 4–7,
+ * The end of a Q5_K superblock step: with lo / hi the Σq·x of sub-blocks 0–3 / 4–7,
  * acc + Σ_j d·sc_j·d_x·(Σq·x)_j − dmin·m_j·d_x·Σx_j. The 12 scale bytes at w + 4 unpack as in
  * ggml's AVX2 vec_dot (utmp words): bytes 0–7 the eight 6-bit scales, bytes 8–15 the mins.
  */
@@ -59,26 +60,9 @@ import { Q4_K, Q5_K, Q6_K } from './dequant';
 }
 
 /**
- * One Q4_K superblock (256 elements) · quantized activations, added to acc. xd / xs8: per
- * 32-element block the scale and 8·Σq.
- */
-// @ts-ignore: decorator
-@inline function stepQ4K(w: usize, xq: usize, xd: usize, xs8: usize, k15: v128, acc: v128): v128 {
-  const q = w + 16;
-  const s0 = dotUS2(v128.and(v128.load(q), k15), v128.load(xq), v128.and(v128.load(q, 16), k15), v128.load(xq, 16));
-  const s1 = dotUS2(v128.and(i16x8.shr_u(v128.load(q), 4), k15), v128.load(xq, 32), v128.and(i16x8.shr_u(v128.load(q, 16), 4), k15), v128.load(xq, 48));
-  const s2 = dotUS2(v128.and(v128.load(q, 32), k15), v128.load(xq, 64), v128.and(v128.load(q, 48), k15), v128.load(xq, 80));
-  const s3 = dotUS2(v128.and(i16x8.shr_u(v128.load(q, 32), 4), k15), v128.load(xq, 96), v128.and(i16x8.shr_u(v128.load(q, 48), 4), k15), v128.load(xq, 112));
-  const s4 = dotUS2(v128.and(v128.load(q, 64), k15), v128.load(xq, 128), v128.and(v128.load(q, 80), k15), v128.load(xq, 144));
-  const s5 = dotUS2(v128.and(i16x8.shr_u(v128.load(q, 64), 4), k15), v128.load(xq, 160), v128.and(i16x8.shr_u(v128.load(q, 80), 4), k15), v128.load(xq, 176));
-  const s6 = dotUS2(v128.and(v128.load(q, 96), k15), v128.load(xq, 192), v128.and(v128.load(q, 112), k15), v128.load(xq, 208));
-  const s7 = dotUS2(v128.and(i16x8.shr_u(v128.load(q, 96), 4), k15), v128.load(xq, 224), v128.and(i16x8.shr_u(v128.load(q, 112), 4), k15), v128.load(xq, 240));
-  return finishKMin(w, reduce4(s0, s1, s2, s3), reduce4(s4, s5, s6, s7), xd, xs8, acc);
-}
-
-/**
- * One Q5_K superblock · quantized activations, added to acc: Q4_K's layout with qh[32] before
- * qs, whose bit 2j / 2j+1 of byte l adds 16 to element l of sub-block 2j / 2j+1
+ * One Q5_K superblock · quantized activations, added to acc. Layout (GGUF): d, dmin,
+ * scales[12] (6-bit scales and mins as ggml's get_scale_min_k4 reads them), qh[32], then qs as
+ * Q4_K's (qs byte 32p + l: element l of sub-block 2p in the lo nibble, of 2p + 1 in the hi), whose bit 2j / 2j+1 of byte l adds 16 to element l of sub-block 2j / 2j+1
  * (dequantize_row_q5_K).
  */
 // @ts-ignore: decorator
@@ -147,7 +131,6 @@ import { Q4_K, Q5_K, Q6_K } from './dequant';
 
 // @ts-ignore: decorator
 @inline function stepK(type: i32, w: usize, xq: usize, xd: usize, xs: usize, k15: v128, kx: v128, acc: v128): v128 {
-  if (type == Q4_K) return stepQ4K(w, xq, xd, xs, k15, acc);
   if (type == Q5_K) return stepQ5K(w, xq, xd, xs, k15, kx, acc);
   return stepQ6K(w, xq, xd, xs, k15, kx, acc);
 }
@@ -161,7 +144,7 @@ import { Q4_K, Q5_K, Q6_K } from './dequant';
 
 // @ts-ignore: decorator
 @inline function dotKRow(type: i32, w: usize, xq: usize, xd: usize, xs: usize, K: i32): f32 {
-  const nsb = K >> 8, bytes: usize = type == Q4_K ? 144 : type == Q5_K ? 176 : 210, xsStep: usize = type == Q6_K ? 64 : 32;
+  const nsb = K >> 8, bytes: usize = type == Q5_K ? 176 : 210, xsStep: usize = type == Q6_K ? 64 : 32;
   const k15 = v128.load(C_NIBBLE), kx = i8x16.splat(type == Q5_K ? 0x10 : 0x30);
   let acc = f32x4.splat(0);
   let tk: i32 = 0;
@@ -176,7 +159,7 @@ import { Q4_K, Q5_K, Q6_K } from './dequant';
 
 // @ts-ignore: decorator
 @inline function dotKRows4(type: i32, w: usize, stride: usize, xq: usize, xd: usize, xs: usize, K: i32): v128 {
-  const nsb = K >> 8, bytes: usize = type == Q4_K ? 144 : type == Q5_K ? 176 : 210, xsStep: usize = type == Q6_K ? 64 : 32;
+  const nsb = K >> 8, bytes: usize = type == Q5_K ? 176 : 210, xsStep: usize = type == Q6_K ? 64 : 32;
   const k15 = v128.load(C_NIBBLE), kx = i8x16.splat(type == Q5_K ? 0x10 : 0x30);
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let tk: i32 = 0;
@@ -193,12 +176,10 @@ import { Q4_K, Q5_K, Q6_K } from './dequant';
   return hsum4(a0, a1, a2, a3);
 }
 
-/** Row · quantized activation row; xs: per block 8·Σq (Q4_K, Q5_K) or per 16 Σq (Q6_K). */
-export function dotQ4K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 { return dotKRow(Q4_K, w, xq, xd, xs8, K); }
+/** Row · quantized activation row; xs: per block 8·Σq (Q5_K) or per 16 Σq (Q6_K). */
 export function dotQ5K(w: usize, xq: usize, xd: usize, xs8: usize, K: i32): f32 { return dotKRow(Q5_K, w, xq, xd, xs8, K); }
 export function dotQ6K(w: usize, xq: usize, xd: usize, xs16: usize, K: i32): f32 { return dotKRow(Q6_K, w, xq, xd, xs16, K); }
 
 /** The same for the rows at w + i·stride, i = 0..3 (lane i). */
-export function dotQ4Kx4(w: usize, stride: usize, xq: usize, xd: usize, xs8: usize, K: i32): v128 { return dotKRows4(Q4_K, w, stride, xq, xd, xs8, K); }
 export function dotQ5Kx4(w: usize, stride: usize, xq: usize, xd: usize, xs8: usize, K: i32): v128 { return dotKRows4(Q5_K, w, stride, xq, xd, xs8, K); }
 export function dotQ6Kx4(w: usize, stride: usize, xq: usize, xd: usize, xs16: usize, K: i32): v128 { return dotKRows4(Q6_K, w, stride, xq, xd, xs16, K); }

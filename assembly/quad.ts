@@ -32,7 +32,7 @@ import { keep, touch } from './ahead';
  * signed bytes, u in 0..15 (a valid 7-bit operand; sums stay within ±3810).
  */
 // @ts-ignore: decorator
-@inline function dotPairs(x: v128, u: v128): v128 {
+@inline export function dotPairs(x: v128, u: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(x, u);
   const lo = i16x8.extmul_low_i8x16_s(x, u), hi = i16x8.extmul_high_i8x16_s(x, u);
   return i16x8.add(
@@ -42,7 +42,7 @@ import { keep, touch } from './ahead';
 
 /** a + the pair sums of Q4_0 quad vector v (lo nibbles against xl, hi nibbles against xh). */
 // @ts-ignore: decorator
-@inline function nibbles(v: v128, k15: v128, xl: v128, xh: v128, a: v128): v128 {
+@inline export function nibbles(v: v128, k15: v128, xl: v128, xh: v128, a: v128): v128 {
   return i16x8.add(a, i16x8.add(dotPairs(xl, v128.and(v, k15)), dotPairs(xh, v128.and(i16x8.shr_u(v, 4), k15))));
 }
 

@@ -12,6 +12,7 @@
 // for gemmQ4Quad4 (quad.ts; the other rows are read from qs).
 
 import { grab, barrier } from './sync';
+import { scaleK4, minK4 } from './dequant';
 
 /** The four int16 pairs of v at p, p + 16, p + 32, p + 48. */
 // @ts-ignore: decorator
@@ -100,6 +101,14 @@ export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i3
  *   bytes 4r..4r+3 are row r's quant bytes 4i..4i+3] (288 B; the tail: 8t B, then t × 64 B).
  *   A vector's lo nibbles are elements 4i..4i+3 of the four rows, its hi nibbles the elements
  *   16 further: one multiply-add against 4 activation bytes (splat) serves four rows (quad.ts).
+ * - Q4_K, per superblock of 256 (576 B, as 4 GGUF rows): [d of rows 0..3 (8 B)][dmin of rows
+ *   0..3 (8 B)][the 64 six-bit scales and mins, value k = 4j + r being sub-block j, row r: low
+ *   4 bits of scale k and of min k in byte k's lo / hi nibble (32 B); high 2 bits in byte k mod
+ *   16 at bits 0–1 (scale) and 4–5 (min) for k < 16, bits 2–3 and 6–7 for k ≥ 16 (16 B)]
+ *   [quants: sub-block j, vector i = 0..3 at 64 + 64j + 16i, Q4_0's vector layout (row r's
+ *   elements 4i..4i+3 of the sub-block in the lo nibbles of bytes 4r..4r+3, the 4 elements 16
+ *   further in the hi nibbles) (512 B)]. A few vector ops unpack the four rows' 16 scales and
+ *   mins per superblock (kquad.ts).
  * Four scales convert to float32 in one vector op, each quad streams sequentially (the
  * prefetcher's favourite), and every activation load serves four rows.
  */
@@ -142,22 +151,54 @@ export function repackQuad(q8: bool, r0: usize, r1: usize, r2: usize, r3: usize,
   return sub;
 }
 
+/** Packs GGUF Q4_K rows r0..r3 (0 for a zero row past the end) into one quad at `dst`. */
+export function repackQ4KQuad(r0: usize, r1: usize, r2: usize, r3: usize, dst: usize, K: i32): void {
+  const nsb = K >> 8;
+  for (let sb = 0; sb < nsb; sb++) {
+    const o = dst + <usize>sb * 576, b = <usize>sb * 144;
+    memory.fill(o + 48, 0, 16);
+    for (let r = 0; r < 4; r++) {
+      const src = r == 0 ? r0 : r == 1 ? r1 : r == 2 ? r2 : r3;
+      store<u16>(o + (<usize>r << 1), src ? load<u16>(src + b) : 0);
+      store<u16>(o + 8 + (<usize>r << 1), src ? load<u16>(src + b + 2) : 0);
+      for (let j = 0; j < 8; j++) {
+        const sc = src ? scaleK4(src + b + 4, j) : 0, m = src ? minK4(src + b + 4, j) : 0;
+        const k = (j << 2) + r, sh = k < 16 ? 0 : 2;
+        store<u8>(o + 16 + <usize>k, <u8>((sc & 15) | ((m & 15) << 4)));
+        const hb = o + 48 + <usize>(k & 15);
+        store<u8>(hb, load<u8>(hb) | <u8>(((sc >> 4) << sh) | ((m >> 4) << (sh + 4))));
+        // Sub-block j: the lo (j even) or hi nibbles of qs bytes 32·(j/2) + 0..31.
+        const qs = src + b + 16 + (<usize>(j >> 1) << 5), shift = (j & 1) << 2;
+        for (let i = 0; i < 4; i++) {
+          for (let e = 0; e < 4; e++) {
+            const e0 = <usize>((i << 2) + e);
+            const lo = src ? (load<u8>(qs + e0) >> <u8>shift) & 15 : 0, hi = src ? (load<u8>(qs + e0 + 16) >> <u8>shift) & 15 : 0;
+            store<u8>(o + 64 + (<usize>j << 6) + (<usize>i << 4) + (<usize>r << 2) + <usize>e, <u8>(lo | (hi << 4)));
+          }
+        }
+      }
+    }
+  }
+}
+
 /** Where repack and f16MaxBits leave their result (in the control area, sync.ts). */
 const RESULT: usize = 240;
 
 /**
- * Repacks `rows` GGUF rows at `src` into quads at `dst` (layout 1: Q8_0, 2: Q4_0), quads shared
- * out by chunks; sets RESULT (which the host zeroes first) to 1 if any scale is a float16 subnormal.
+ * Repacks `rows` GGUF rows at `src` into quads at `dst` (layout 1: Q8_0, 2: Q4_0, 3: Q4_K), quads
+ * shared out by chunks; sets RESULT (which the host zeroes first) to 1 if any Q8_0 / Q4_0 scale is
+ * a float16 subnormal (Q4_K's kernels always convert exactly).
  */
 export function repack(tid: i32, nt: i32, layout: i32, src: usize, dst: usize, rows: i32, K: i32): void {
   const q8 = layout == 1;
-  const rb = <usize>(K >> 5) * (q8 ? 34 : 18);
+  const rb = layout == 3 ? <usize>(K >> 8) * 144 : <usize>(K >> 5) * (q8 ? 34 : 18);
   const quads = (rows + 3) >> 2;
   let sub = false;
   for (let p = grab(0); p < quads; p = grab(0)) {
     const r = p << 2;
-    sub |= repackQuad(q8, src + <usize>r * rb, r + 1 < rows ? src + <usize>(r + 1) * rb : 0,
-      r + 2 < rows ? src + <usize>(r + 2) * rb : 0, r + 3 < rows ? src + <usize>(r + 3) * rb : 0, dst + <usize>p * 4 * rb, K);
+    const a = src + <usize>r * rb, b = r + 1 < rows ? a + rb : 0, c = r + 2 < rows ? a + 2 * rb : 0, d = r + 3 < rows ? a + 3 * rb : 0;
+    if (layout == 3) repackQ4KQuad(a, b, c, d, dst + <usize>p * 4 * rb, K);
+    else sub |= repackQuad(q8, a, b, c, d, dst + <usize>p * 4 * rb, K);
   }
   if (sub) atomic.store<i32>(RESULT, 1);
   barrier(nt);

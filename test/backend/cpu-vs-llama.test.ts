@@ -10,18 +10,18 @@
  *   normalised in float32) ≤ FLOAT_TOL, along the greedy path and teacher forced.
  *   Measured: 5e-3 – 8e-3 on both shapes and both types.
  * - Q8_0 / Q4_0: llama.cpp quantizes activations to 8-bit blocks for its integer dot products.
- *   The CPU backend does so too when decoding and for small chunks, but takes its float path
- *   for batches of FLOAT_GEMM_MIN_ROWS (32) rows or more (Q8_0; Q4_0 stays integer with relaxed
- *   SIMD); both are compared, teacher forced:
+ *   The CPU backend does so too, at every batch size (Q4_0 with relaxed SIMD); as one prompt
+ *   (its four-row GEMM kernels) and in chunks of 7, teacher forced:
  *   mean |Δlogit| (offset removed) ≤ QUANT_MEAN_TOL and top-1 agreement ≥ QUANT_TOP1_MIN.
- *   Measured: mean 0.043–0.062, top-1 90–97% (float path 90–94%, small chunks 93–97%).
+ *   Measured: mean 0.043–0.044, top-1 93–97%, one prompt and chunks of 7 alike.
  *   For scale, Q4_0's own quantization error (CPU on the Q4_0 file against llama.cpp on the
  *   F32 file of the same weights) is mean |Δ| 0.88–1.09 with top-1 28–43%, asserted to be
  *   over 4× the gap between the engines: a CPU backend that decoded Q4_0 wrongly would fail.
  * - Q4_K / Q5_K / Q6_K (a model whose rows are multiples of 256), the same checks. llama.cpp's
  *   K-quant dot products quantize activations per 256 (Q8_K), more coarsely than per 32, so the
  *   engines differ more: measured mean 0.11–0.13, top-1 91–97% (their own quantization error
- *   against the F32 file: mean 0.30–1.17).
+ *   against the F32 file: mean 0.30–1.17). One prompt takes the float path for Q5_K / Q6_K
+ *   (batches of FLOAT_GEMM_MIN_ROWS rows or more) and Q4_K's four-row integer kernel.
  *
  * Shapes: every row length (hidden, ffn, heads·head_dim) is a multiple of 32, so Q8_0 and Q4_0
  * apply to every matrix, the tied embedding included. A vocabulary of 2048 makes top-1 a real
@@ -176,7 +176,7 @@ describe.each(withNames([[MQA, GgmlType.F32], [GQA, GgmlType.F32], [MQA, GgmlTyp
 describe.each(withNames([[MQA, GgmlType.Q8_0], [MQA, GgmlType.Q4_0], [GQA, GgmlType.Q8_0], [GQA, GgmlType.Q4_0],
   [KQ, GgmlType.Q4_K], [KQ, GgmlType.Q5_K], [KQ, GgmlType.Q6_K]]))(
   'CPU backend vs llama.cpp, %s, %s', (name, typeName, type) => {
-    it('teacher-forced logits agree statistically, as one prompt (float path) and in chunks of 7 (integer path)', async () => {
+    it('teacher-forced logits agree statistically, as one prompt and in chunks of 7', async () => {
       const config = CONFIGS[name]!;
       const V = config.vocabSize;
       const { file, model } = await writeAndLoad(name, type);

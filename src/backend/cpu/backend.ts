@@ -10,8 +10,8 @@
  * Threads (pool.ts): the calling thread plus `threads − 1` workers; each op is split into
  * dynamic chunks of output rows (or rows, heads, blocks); spin barriers separate an op's phases.
  *
- * Weights (weights.ts): Q8_0 and Q4_0 are repacked at load time into quads of four interleaved
- * rows (4-block groups); the other block types (Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) stay in
+ * Weights (weights.ts): Q8_0, Q4_0 and Q4_K are repacked at load time into quads of four
+ * interleaved rows; the other block types (Q4_1, Q5_0, Q5_1, Q5_K, Q6_K) stay in
  * their GGUF layout. Nothing is dequantized ahead of time.
  * Activations: for one token (decode) and batches below FLOAT_GEMM_MIN_ROWS, block-quantized
  * weights are multiplied with integer dot products against activations quantized per row to
@@ -31,7 +31,7 @@ import type { Arena } from './arena.js';
 import { Arenas, type Shard } from './arenas.js';
 import { Pool, type OpName } from './pool.js';
 import { ropeTable } from './rope-table.js';
-import { createWeight, CpuWeight, LAYOUT_Q4_0R4, LAYOUT_Q8_0R4, SUPPORTED } from './weights.js';
+import { createWeight, CpuWeight, LAYOUT_Q4_0R4, LAYOUT_Q4_KR4, LAYOUT_Q8_0R4, SUPPORTED } from './weights.js';
 import type { KernelModule } from './wasm.js';
 
 class CpuTensor implements Tensor {
@@ -92,7 +92,7 @@ export class CpuBackend implements Backend {
   matmulPath(weight: Weight, rows: number): 'integer' | 'float' {
     const w = weight as CpuWeight;
     if (!w.quantized) return 'float';
-    if (w.layout === LAYOUT_Q4_0R4 && this.simd === 'relaxed') return 'integer';
+    if ((w.layout === LAYOUT_Q4_0R4 || w.layout === LAYOUT_Q4_KR4) && this.simd === 'relaxed') return 'integer';
     if (w.layout === LAYOUT_Q8_0R4) return 'integer';
     return rows >= this.floatGemmMinRows ? 'float' : 'integer';
   }
@@ -290,8 +290,10 @@ export class CpuBackend implements Backend {
     const xs8 = home.scratch('xs8', n * nb * 4), xs16 = home.scratch('xs16', n * nb * 8);
     // The int16 copy of the quants that Q8_0's kernels read (assembly/quad.ts).
     const xw = ws.some(({ w }) => w.layout === LAYOUT_Q8_0R4) ? home.scratch('xw', n * inF * 2) : 0;
-    // The interleaved copy that Q4_0's four-row kernel reads (assembly/quad.ts gemmQuad4).
-    const xi = n >= 4 && ws.some(({ w }) => w.layout === LAYOUT_Q4_0R4) ? home.scratch('xi', n * inF) : 0;
+    // The interleaved copy that the Q4_0 and Q4_K four-row kernels read (assembly/quad.ts gemmQuad4).
+    const xi = n >= 4 && ws.some(({ w }) => w.layout === LAYOUT_Q4_0R4 || w.layout === LAYOUT_Q4_KR4) ? home.scratch('xi', n * inF) : 0;
+    // Q4_K's unpacked scales, per thread (assembly/kquad.ts).
+    if (ws.some(({ w }) => w.layout === LAYOUT_Q4_KR4)) home.threadScratch(this.threads, 1024);
     const one = ({ w, shard, out, ostride }: typeof ws[number]) =>
       [w.layout, shard.ptr, shard.rows, out, ostride, rowChunk(shard.rows, this.threads), w.subnormalScales ? 1 : 0];
     const [layout, ptr, rows, out, ostride, chunk, exact] = one(ws[0]);
