@@ -5,7 +5,7 @@
  * - 0: the kernel does the reference's arithmetic in the same order (copies, add, embed,
  *   RMSNorm with its float64 sum, RoPE in float64 from the same angles).
  * - Float matmuls (F32, F16, BF16, and batches of FLOAT_GEMM_MIN_ROWS or more of the block
- *   types, except Q4_0 with relaxed SIMD and Q8_0, which stay integer: CpuBackend.matmulPath) accumulate in float32 where the reference uses float64: ~1e-7 relative per product.
+ *   types, except Q4_0 and Q4_K with relaxed SIMD and Q8_0, which stay integer: CpuBackend.matmulPath) accumulate in float32 where the reference uses float64: ~1e-7 relative per product.
  * - GELU uses a float32 exp (~1 ulp) in v / (1 + e^(−2z)); attention accumulates in float32.
  * - Block-quantized weights in small batches quantize the activations to Q8_0 blocks (as
  *   llama.cpp does): a rounding error of up to d/2 per element, d = max|x|/127 per block of

@@ -18,8 +18,8 @@
  * Q8_0 blocks, as llama.cpp does (it uses Q8_1/Q8_K blocks for some types); F32/F16/BF16
  * matvecs use float32 activations and convert the weights on the fly. Larger batches (prompts)
  * of the other types decode panels of 4 weight rows to float32 in per-thread scratch and run a
- * 4×2 float32 tile over float32 activations: faster there, and unquantized. Q4_0 and Q8_0 stay
- * integer at every batch size (matmulPath).
+ * 4×2 float32 tile over float32 activations: faster there, and unquantized. Q4_0, Q4_K and
+ * Q8_0 (row quads) stay integer at every batch size (matmulPath).
  *
  * Numerics follow the reference backend: float32 storage, RMSNorm and RoPE rounding exactly as
  * it does, tanh GELU, softmax in float32 with max subtraction; accumulations are float32.
@@ -53,10 +53,10 @@ const MAX_FUSED = 3;
 /** Panel height of the float matmul path (assembly/matmul.ts). */
 const PANEL = 4;
 /**
- * Batches of at least this many rows take the float path for the block types other than Q4_0
- * and Q8_0 (see matmulPath): decoding a
- * panel of weight rows once and running float32 tiles over the whole batch is faster than
- * integer dot products per (weight row, activation row), and keeps activations unquantized.
+ * Batches of at least this many rows take the float path for the block types kept in rows
+ * (Q4_1, Q5_0, Q5_1, Q5_K, Q6_K; see matmulPath): decoding a panel of weight rows once and
+ * running float32 tiles over the whole batch is faster than their integer dot products per
+ * (weight row, activation row), and keeps activations unquantized.
  */
 export const FLOAT_GEMM_MIN_ROWS = 32;
 /** Query heads per attention work item (assembly/ops.ts). */
@@ -84,10 +84,10 @@ export class CpuBackend implements Backend {
 
   /**
    * How matmul multiplies `rows` activation rows by `weight`: integer dot products against
-   * Q8_0-quantized activations, or float32 tiles (see FLOAT_GEMM_MIN_ROWS). Q4_0 with relaxed
-   * SIMD and Q8_0 stay integer at every batch size: their row-quad kernels share each weight
-   * vector between four activation rows and run ~2× (Q4_0) and ~1.4× (Q8_0) the float tiles'
-   * rate on prompts (bench/README.md).
+   * Q8_0-quantized activations, or float32 tiles (see FLOAT_GEMM_MIN_ROWS). Q4_0 and Q4_K with
+   * relaxed SIMD, and Q8_0, stay integer at every batch size: their row-quad kernels share each
+   * weight vector between four activation rows and run ~2× (Q4_0, Q4_K) and ~1.3× (Q8_0) the
+   * float tiles' rate on prompts (bench/README.md).
    */
   matmulPath(weight: Weight, rows: number): 'integer' | 'float' {
     const w = weight as CpuWeight;
