@@ -13,9 +13,8 @@ import { barrier, farg, grab, iarg, parg, scratch } from './sync';
 import { fma, hsum } from './simd';
 import { quantizeRows } from './quantize';
 import { dotBF16, dotF16, dotF16Prescaled, dotF16Prescaled4, dotF32, prescale } from './fdot';
-import { dotQ4Quad, dotQ4Quad4, dotQ8Quad, dotQ8Quad4, gemmQ4Quad4, gemmQ8Quad4, storeQuad } from './quad';
+import { dotQ4KQuad, dotQ4KQuad4, dotQ4Quad, dotQ4Quad4, dotQ8Quad, dotQ8Quad4, gemmQ4KQuad4, gemmQ4Quad4, gemmQ8Quad4, storeQuad } from './quad';
 import { decodeRow, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0R4, Q4_KR4, Q5_K, Q6_K, Q8_0R4 } from './dequant';
-import { dotQ4KQuad, dotQ4KQuad4, gemmQ4KQuad4 } from './kquad';
 import { dotQ5K, dotQ5Kx4, dotQ6K, dotQ6Kx4 } from './kquant';
 import { dotLegacy } from './legacy';
 

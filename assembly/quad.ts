@@ -1,11 +1,13 @@
-// Integer dot products of repacked Q4_0 and Q8_0 row quads (layouts in quantize.ts) with
+// Integer dot products of repacked Q4_0, Q8_0 and Q4_K row quads (layouts in quantize.ts) with
 // Q8_0-quantized activations: one activation row against a quad's four rows (dotQuad), four
 // quads as four streams (dotQuad4, decode), and a group of four activation rows per pass over a
-// quad (gemmQuad4, prompts and batches). Each kernel is one body for both types (`q8` is a
-// constant at every call, so each export compiles to its own loop). Block formulas:
-// ggml_vec_dot_q4_0_q8_0, Σ(q − 8)·x per 32, and ggml_vec_dot_q8_0_q8_0, Σ w·x per 32, in
-// integers, each block scaled by d_w·d_x in float32; the four lanes of every vector are the
-// quad's four rows, so no reduction is needed per block.
+// quad (gemmQuad4, prompts and batches). Each kernel is one body for the three types (`type` is
+// a constant at every call, so each export compiles to its own loop). Block formulas:
+// ggml_vec_dot_q4_0_q8_0, Σ(q − 8)·x per 32, ggml_vec_dot_q8_0_q8_0, Σ w·x per 32, and Q4_K's
+// per 32-element sub-block (kquad.ts), in integers, each block scaled in float32; the four lanes
+// of every vector are the quad's four rows, so no reduction is needed per block. The loops run
+// over units: Q4_0 / Q8_0 groups of 4 blocks (the last one shorter) behind 8 bytes of scales per
+// block, Q4_K superblocks of 8 sub-blocks behind a 64-byte header.
 //
 // Q4_0: a 16-byte vector holds 4 elements of each row (lo nibbles) and the 4 elements 16
 // further (hi nibbles); one i16x8.relaxed_dot_i8x16_i7x16_s (x64 pmaddubsw, 16 multiply-adds)
@@ -26,13 +28,14 @@
 import { fma } from './simd';
 import { scales4, C_F16MASK, C_F16SCALE, C_NIBBLE } from './dot';
 import { keep, touch } from './ahead';
+import { finishK, unpackScales } from './kquad';
 
 /**
  * Pair sums of 16 products x·u as eight i16 lanes: lane j = x[2j]·u[2j] + x[2j+1]·u[2j+1], x
  * signed bytes, u in 0..15 (a valid 7-bit operand; sums stay within ±3810).
  */
 // @ts-ignore: decorator
-@inline export function dotPairs(x: v128, u: v128): v128 {
+@inline function dotPairs(x: v128, u: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(x, u);
   const lo = i16x8.extmul_low_i8x16_s(x, u), hi = i16x8.extmul_high_i8x16_s(x, u);
   return i16x8.add(
@@ -42,7 +45,7 @@ import { keep, touch } from './ahead';
 
 /** a + the pair sums of Q4_0 quad vector v (lo nibbles against xl, hi nibbles against xh). */
 // @ts-ignore: decorator
-@inline export function nibbles(v: v128, k15: v128, xl: v128, xh: v128, a: v128): v128 {
+@inline function nibbles(v: v128, k15: v128, xl: v128, xh: v128, a: v128): v128 {
   return i16x8.add(a, i16x8.add(dotPairs(xl, v128.and(v, k15)), dotPairs(xh, v128.and(i16x8.shr_u(v, 4), k15))));
 }
 
@@ -52,10 +55,37 @@ import { keep, touch } from './ahead';
   return i32x4.add(a, i32x4.dot_i16x8_s(v128.load8x8_s(p), x));
 }
 
-/** Bytes of a quad's group of 4 blocks per block (scales 8 + quants). */
+const Q40 = 0, Q80 = 1, Q4K = 2;
+
+/** Units of a row of K: groups of 4 blocks (and a shorter last one, maybe empty) or superblocks. */
 // @ts-ignore: decorator
-@inline function blockBytes(q8: bool): usize {
-  return q8 ? 136 : 72;
+@inline function units(type: i32, K: i32): i32 {
+  return type == Q4K ? K >> 8 : (K >> 7) + 1;
+}
+
+/** Blocks (sub-blocks) in unit g. */
+// @ts-ignore: decorator
+@inline function blocksIn(type: i32, K: i32, g: i32): usize {
+  if (type == Q4K) return 8;
+  return <usize>(g < K >> 7 ? 4 : (K >> 5) & 3);
+}
+
+/** Header bytes of a unit of cnt blocks (their scales), and the unit's bytes. */
+// @ts-ignore: decorator
+@inline function headBytes(type: i32, cnt: usize): usize {
+  return type == Q4K ? 64 : cnt << 3;
+}
+// @ts-ignore: decorator
+@inline function unitBytes(type: i32, cnt: usize): usize {
+  return type == Q4K ? 576 : cnt * (type == Q80 ? 136 : 72);
+}
+
+/** Touches the unit at p (a full group's bytes), AHEAD bytes on (ahead.ts). */
+// @ts-ignore: decorator
+@inline function touchUnit(type: i32, p: usize): i32 {
+  let t = 0;
+  for (let o: usize = 0; o < (type == Q4K ? 576 : type == Q80 ? 544 : 288); o += 64) t += touch(p + o);
+  return t;
 }
 
 /** Q4_0's i16 pair sums as the block's int32 sums per row: Σq·x − 8·Σx (n8 at xs). */
@@ -70,24 +100,43 @@ import { keep, touch } from './ahead';
   return fma(f32x4.convert_i32x4_s(s), f32x4.mul(sc, v128.load32_splat(xd)), acc);
 }
 
+/** The four rows' scales of block j of the unit at w (Q4_0, Q8_0; Q4_K's are in tmp: unused). */
+// @ts-ignore: decorator
+@inline function blockScales(type: i32, w: usize, j: usize, exact: bool): v128 {
+  if (type == Q4K) return f32x4.splat(0);
+  return scales4(w + (j << 3), exact, v128.load(C_F16MASK), v128.load(C_F16SCALE));
+}
+
 /**
- * A quad · one activation row (Q4_0: int8 quants at x, 8·Σx per block at xs; Q8_0: int16 pairs
- * at x; scales per block at xd): the four rows' results as f32x4.
+ * acc + a block (sub-block) whose integer sums are s (Q8_0: int32; Q4_0, Q4_K: i16 pairs),
+ * scaled: Q8_0 / Q4_0 by the quad's four scales sc and the activation's d_x at xd (Q4_0 less
+ * 8·Σx at xs first), Q4_K by its unpacked factors at f (kquad.ts).
  */
 // @ts-ignore: decorator
-@inline function dotQuad(q8: bool, w: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool): v128 {
-  const nb = K >> 5, G = nb >> 2;
-  const k15 = v128.load(C_NIBBLE), mask = v128.load(C_F16MASK), rescale = v128.load(C_F16SCALE);
+@inline function finishBlock(type: i32, s: v128, sc: v128, f: usize, xd: usize, xs: usize, acc: v128): v128 {
+  if (type == Q4K) return finishK(s, f, xs, xd, acc);
+  return scaled(type == Q40 ? q4Sums(s, xs) : s, sc, xd, acc);
+}
+
+/**
+ * A quad · one activation row (Q4_0, Q4_K: int8 quants at x, 8·Σx per block at xs; Q8_0: int16
+ * pairs at x; scales per block at xd; `tmp`: 256 bytes of scratch for Q4_K): the four rows'
+ * results as f32x4.
+ */
+// @ts-ignore: decorator
+@inline function dotQuad(type: i32, w: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool, tmp: usize): v128 {
+  const k15 = v128.load(C_NIBBLE);
   let acc = f32x4.splat(0);
   let tk: i32 = 0;
-  for (let g = 0; g <= G; g++) {
-    const cnt = <usize>(g < G ? 4 : nb & 3);
+  for (let g = 0, n = units(type, K); g < n; g++) {
+    const cnt = blocksIn(type, K, g);
     if (cnt == 0) break;
-    for (let t: usize = 0; t < blockBytes(q8) << 2; t += 64) tk += touch(w + t);
-    let p = w + (cnt << 3);
+    tk += touchUnit(type, w);
+    if (type == Q4K) unpackScales(w, tmp);
+    let p = w + headBytes(type, cnt);
     for (let j: usize = 0; j < cnt; j++) {
       let s: v128;
-      if (q8) {
+      if (type == Q80) {
         // Two chains for the adder's latency, one pair of chunks per iteration.
         let a = i32x4.splat(0), b = i32x4.splat(0);
         for (let k = 0; k < 8; k++) {
@@ -102,13 +151,13 @@ import { keep, touch } from './ahead';
           a = nibbles(v128.load(p), k15, v128.load32_splat(x), v128.load32_splat(x, 16), a);
           p += 16; x += 4;
         }
-        s = q4Sums(a, xs);
-        x += 16; xs += 4;
+        s = a;
+        x += 16;
       }
-      acc = scaled(s, scales4(w + (j << 3), exact, mask, rescale), xd, acc);
-      xd += 4;
+      acc = finishBlock(type, s, blockScales(type, w, j, exact), tmp + (j << 4), xd, xs, acc);
+      xd += 4; xs += 4;
     }
-    w += cnt * blockBytes(q8);
+    w += unitBytes(type, cnt);
   }
   keep(tk);
   return acc;
@@ -120,30 +169,32 @@ import { keep, touch } from './ahead';
  * 4 KiB pages the hardware prefetcher restarts at every page, and one stream with a dot
  * product's worth of instructions per line leaves the memory system idle part of the time
  * (~+30–40% bandwidth on the 2B shapes, 2 threads, bench/cpu.ts). The streams share every
- * activation load.
+ * activation load. `tmp`: 1 KiB of scratch for Q4_K.
  */
 // @ts-ignore: decorator
-@inline function dotQuad4(q8: bool, w: usize, stride: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool, out: usize, ostride: usize): void {
-  const nb = K >> 5, G = nb >> 2;
-  const k15 = v128.load(C_NIBBLE), mask = v128.load(C_F16MASK), rescale = v128.load(C_F16SCALE);
+@inline function dotQuad4(type: i32, w: usize, stride: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool, out: usize, ostride: usize, tmp: usize): void {
+  const k15 = v128.load(C_NIBBLE);
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let tk: i32 = 0;
   const s1 = stride, s2 = stride << 1, s3 = s1 + s2;
-  for (let g = 0; g <= G; g++) {
-    const cnt = <usize>(g < G ? 4 : nb & 3);
+  for (let g = 0, n = units(type, K); g < n; g++) {
+    const cnt = blocksIn(type, K, g);
     if (cnt == 0) break;
-    for (let t: usize = 0; t < blockBytes(q8) << 2; t += 64) tk += touch(w + t) + touch(w + s1 + t) + touch(w + s2 + t) + touch(w + s3 + t);
-    let p = w + (cnt << 3);
+    tk += touchUnit(type, w) + touchUnit(type, w + s1) + touchUnit(type, w + s2) + touchUnit(type, w + s3);
+    if (type == Q4K) {
+      unpackScales(w, tmp); unpackScales(w + s1, tmp + 256); unpackScales(w + s2, tmp + 512); unpackScales(w + s3, tmp + 768);
+    }
+    let p = w + headBytes(type, cnt);
     for (let j: usize = 0; j < cnt; j++) {
       let b0 = i32x4.splat(0), b1 = i32x4.splat(0), b2 = i32x4.splat(0), b3 = i32x4.splat(0);
-      if (q8) {
+      if (type == Q80) {
         for (let k = 0; k < 16; k++) {
           const xv = v128.load32_splat(x);
           b0 = pairs(p, xv, b0); b1 = pairs(p + s1, xv, b1); b2 = pairs(p + s2, xv, b2); b3 = pairs(p + s3, xv, b3);
           p += 8; x += 4;
         }
       } else {
-        // b0..b3 hold i16 pair sums here (4 + 4 splats per block shared by the four streams).
+        // i16 pair sums; 4 + 4 splats per block shared by the four streams.
         for (let i = 0; i < 4; i++) {
           const xl = v128.load32_splat(x), xh = v128.load32_splat(x, 16);
           b0 = nibbles(v128.load(p), k15, xl, xh, b0);
@@ -152,17 +203,16 @@ import { keep, touch } from './ahead';
           b3 = nibbles(v128.load(p + s3), k15, xl, xh, b3);
           p += 16; x += 4;
         }
-        b0 = q4Sums(b0, xs); b1 = q4Sums(b1, xs); b2 = q4Sums(b2, xs); b3 = q4Sums(b3, xs);
-        x += 16; xs += 4;
+        x += 16;
       }
-      const sj = w + (j << 3);
-      a0 = scaled(b0, scales4(sj, exact, mask, rescale), xd, a0);
-      a1 = scaled(b1, scales4(sj + s1, exact, mask, rescale), xd, a1);
-      a2 = scaled(b2, scales4(sj + s2, exact, mask, rescale), xd, a2);
-      a3 = scaled(b3, scales4(sj + s3, exact, mask, rescale), xd, a3);
-      xd += 4;
+      const f = tmp + (j << 4);
+      a0 = finishBlock(type, b0, blockScales(type, w, j, exact), f, xd, xs, a0);
+      a1 = finishBlock(type, b1, blockScales(type, w + s1, j, exact), f + 256, xd, xs, a1);
+      a2 = finishBlock(type, b2, blockScales(type, w + s2, j, exact), f + 512, xd, xs, a2);
+      a3 = finishBlock(type, b3, blockScales(type, w + s3, j, exact), f + 768, xd, xs, a3);
+      xd += 4; xs += 4;
     }
-    w += cnt * blockBytes(q8);
+    w += unitBytes(type, cnt);
   }
   keep(tk);
   v128.store(out, a0);
@@ -173,25 +223,25 @@ import { keep, touch } from './ahead';
 
 /**
  * dotQuad for a group of four activation rows at once, interleaved (see quantizeRows) at xg:
- * Q4_0 per block 128 bytes, vector i = 0..3 at 32i holding row t's elements 4i..4i+3 at 8t and
- * the 4 elements 16 further at 8t + 4; Q8_0 int16 pairs, pair c of row t at 16c + 4t. Scales (and
- * Q4_0's 8·Σx) of row t at d0 (s0) + t·sStride. Each weight vector is unpacked or sign-extended
- * once for all four rows; one pointer walks the activations with constant offsets. Row t's four
- * results go to out + t·os (`nr` of them, nr ≤ 4).
+ * Q4_0 / Q4_K per block 128 bytes, vector i = 0..3 at 32i holding row t's elements 4i..4i+3 at
+ * 8t and the 4 elements 16 further at 8t + 4; Q8_0 int16 pairs, pair c of row t at 16c + 4t.
+ * Scales (and 8·Σx) of row t at d0 (s0) + t·sStride. Each weight vector is unpacked or
+ * sign-extended once for all four rows; one pointer walks the activations with constant
+ * offsets. Row t's four results go to out + t·os (`nr` of them, nr ≤ 4).
  */
 // @ts-ignore: decorator
-@inline function gemmQuad4(q8: bool, w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, exact: bool, out: usize, os: usize, nr: i32): void {
-  const nb = K >> 5, G = nb >> 2;
+@inline function gemmQuad4(type: i32, w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, exact: bool, out: usize, os: usize, nr: i32, tmp: usize): void {
   const k15 = v128.load(C_NIBBLE);
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
   let so: usize = 0;
-  for (let g = 0; g <= G; g++) {
-    const cnt = <usize>(g < G ? 4 : nb & 3);
+  for (let g = 0, n = units(type, K); g < n; g++) {
+    const cnt = blocksIn(type, K, g);
     if (cnt == 0) break;
-    let p = w + (cnt << 3);
+    if (type == Q4K) unpackScales(w, tmp);
+    let p = w + headBytes(type, cnt);
     for (let j: usize = 0; j < cnt; j++) {
       let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
-      if (q8) {
+      if (type == Q80) {
         for (let k = 0; k < 16; k++) {
           const v = v128.load8x8_s(p);
           a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v, v128.load32_splat(xg)));
@@ -201,7 +251,7 @@ import { keep, touch } from './ahead';
           p += 8; xg += 16;
         }
       } else {
-        // a0..a3 hold i16 pair sums here.
+        // i16 pair sums.
         for (let i = 0; i < 4; i++) {
           const v = v128.load(p);
           const lo = v128.and(v, k15), hi = v128.and(i16x8.shr_u(v, 4), k15);
@@ -211,17 +261,16 @@ import { keep, touch } from './ahead';
           a3 = i16x8.add(a3, i16x8.add(dotPairs(v128.load32_splat(xg, 24), lo), dotPairs(v128.load32_splat(xg, 28), hi)));
           p += 16; xg += 32;
         }
-        a0 = q4Sums(a0, s0 + so); a1 = q4Sums(a1, s0 + so + sStride);
-        a2 = q4Sums(a2, s0 + so + 2 * sStride); a3 = q4Sums(a3, s0 + so + 3 * sStride);
       }
-      const sc = scales4(w + (j << 3), exact, v128.load(C_F16MASK), v128.load(C_F16SCALE));
-      c0 = scaled(a0, sc, d0 + so, c0);
-      c1 = scaled(a1, sc, d0 + so + sStride, c1);
-      c2 = scaled(a2, sc, d0 + so + 2 * sStride, c2);
-      c3 = scaled(a3, sc, d0 + so + 3 * sStride, c3);
+      // One scale conversion for the four activation rows.
+      const sc = blockScales(type, w, j, exact), f = tmp + (j << 4), d = d0 + so, s = s0 + so;
+      c0 = finishBlock(type, a0, sc, f, d, s, c0);
+      c1 = finishBlock(type, a1, sc, f, d + sStride, s + sStride, c1);
+      c2 = finishBlock(type, a2, sc, f, d + 2 * sStride, s + 2 * sStride, c2);
+      c3 = finishBlock(type, a3, sc, f, d + 3 * sStride, s + 3 * sStride, c3);
       so += 4;
     }
-    w += cnt * blockBytes(q8);
+    w += unitBytes(type, cnt);
   }
   storeQuad(out, c0, nr);
   storeQuad(out + os, c1, nr);
@@ -239,22 +288,33 @@ export function storeQuad(p: usize, v: v128, nr: i32): void {
 
 // Q4_0: activations as int8 quants (xq, row stride K), scales xd and 8·Σx xs per block; GEMM groups interleaved.
 export function dotQ4Quad(w: usize, xq: usize, xd: usize, xs: usize, K: i32, exact: bool): v128 {
-  return dotQuad(false, w, xq, xd, xs, K, exact);
+  return dotQuad(Q40, w, xq, xd, xs, K, exact, 0);
 }
 export function dotQ4Quad4(w: usize, stride: usize, xq: usize, xd: usize, xs: usize, K: i32, exact: bool, out: usize, ostride: usize): void {
-  dotQuad4(false, w, stride, xq, xd, xs, K, exact, out, ostride);
+  dotQuad4(Q40, w, stride, xq, xd, xs, K, exact, out, ostride, 0);
 }
 export function gemmQ4Quad4(w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, exact: bool, out: usize, os: usize, nr: i32): void {
-  gemmQuad4(false, w, xg, d0, s0, sStride, K, exact, out, os, nr);
+  gemmQuad4(Q40, w, xg, d0, s0, sStride, K, exact, out, os, nr, 0);
 }
 
 // Q8_0: activations as int16 pairs (xw, row stride 2K; GEMM groups interleaved), scales xd per block.
 export function dotQ8Quad(w: usize, xw: usize, xd: usize, K: i32, exact: bool): v128 {
-  return dotQuad(true, w, xw, xd, 0, K, exact);
+  return dotQuad(Q80, w, xw, xd, 0, K, exact, 0);
 }
 export function dotQ8Quad4(w: usize, stride: usize, xw: usize, xd: usize, K: i32, exact: bool, out: usize, ostride: usize): void {
-  dotQuad4(true, w, stride, xw, xd, 0, K, exact, out, ostride);
+  dotQuad4(Q80, w, stride, xw, xd, 0, K, exact, out, ostride, 0);
 }
 export function gemmQ8Quad4(w: usize, xg: usize, d0: usize, dStride: usize, K: i32, exact: bool, out: usize, os: usize, nr: i32): void {
-  gemmQuad4(true, w, xg, d0, 0, dStride, K, exact, out, os, nr);
+  gemmQuad4(Q80, w, xg, d0, 0, dStride, K, exact, out, os, nr, 0);
+}
+
+// Q4_K: activations as for Q4_0; `tmp`: the thread's scratch (256 bytes, 1 KiB for four streams).
+export function dotQ4KQuad(w: usize, xq: usize, xd: usize, xs: usize, K: i32, tmp: usize): v128 {
+  return dotQuad(Q4K, w, xq, xd, xs, K, true, tmp);
+}
+export function dotQ4KQuad4(w: usize, stride: usize, xq: usize, xd: usize, xs: usize, K: i32, out: usize, ostride: usize, tmp: usize): void {
+  dotQuad4(Q4K, w, stride, xq, xd, xs, K, true, out, ostride, tmp);
+}
+export function gemmQ4KQuad4(w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, out: usize, os: usize, nr: i32, tmp: usize): void {
+  gemmQuad4(Q4K, w, xg, d0, s0, sStride, K, true, out, os, nr, tmp);
 }
