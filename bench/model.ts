@@ -8,6 +8,7 @@
  * engine compete); engines alternate, the first round is a warm-up, medians are reported.
  *
  *   npx tsx bench/model.ts [--types Q4_0,Q8_0] [--threads 2] [--rounds 4] [--prompt 128,512] [--decode 128]
+ *   npx tsx bench/model.ts --files a.gguf,b.gguf …   (existing GGUFs of any type mix, e.g. Q4_K_M)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync } from 'node:fs';
@@ -136,15 +137,25 @@ async function modelFile(type: GgmlType): Promise<string> {
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 async function main(): Promise<void> {
-  const types = arg('types', 'Q4_0,Q8_0').split(',').map((n) => GgmlType[n as keyof typeof GgmlType]);
+  // Generated files per type, or (--files) GGUF files of any mix of types, labelled by file name.
+  const files = arg('files', '');
+  const models = files
+    ? files.split(',').map((f) => ({ label: path.basename(f, '.gguf'), file: async () => path.resolve(f) }))
+    : arg('types', 'Q4_0,Q8_0').split(',').map((n) => {
+      const type = GgmlType[n as keyof typeof GgmlType];
+      if (type === undefined) throw new Error(`--types: unknown type ${n}`);
+      return { label: GgmlType[type], file: () => modelFile(type) };
+    });
   const rounds = Number(arg('rounds', '4'));
   const self = fileURLToPath(import.meta.url);
-  console.log(`Gemma-2B shape, random weights; ${threads} threads; prompts ${promptLens.join(', ')}, decode ${decodeLen} `
+  console.log(`${files ? 'given files' : 'Gemma-2B shape, random weights'}; ${threads} threads; prompts ${promptLens.join(', ')}, decode ${decodeLen} `
     + `after the ${promptLens[0]}-token prompt; ${rounds} rounds after a warm-up, medians`);
   const promptCols = promptLens.map((n) => `prompt ${n} tok/s`);
-  console.log(['type ', 'engine    ', 'load s', ...promptCols, 'decode tok/s', 'peak RSS GiB'].join('  '));
-  for (const type of types) {
-    const file = await modelFile(type);
+  console.log(['type'.padEnd(Math.max(5, ...models.map((m) => m.label.length))), 'engine    ', 'load s', ...promptCols, 'decode tok/s', 'peak RSS GiB'].join('  '));
+  const w = Math.max(5, ...models.map((m) => m.label.length));
+  for (const model of models) {
+    const file = await model.file();
+    if (!existsSync(file)) throw new Error(`--files: ${file} does not exist`);
     const results: Result[] = [];
     for (let r = 0; r <= rounds; r++) {
       for (const engine of ['ours', 'llama.cpp']) {
@@ -162,12 +173,12 @@ async function main(): Promise<void> {
         decodeTps: median(rs.map((x) => x.decodeTps)), rssGiB: Math.max(...rs.map((x) => x.rssGiB)) };
     });
     for (const x of rows) {
-      console.log([GgmlType[type].padEnd(5), x.engine.padEnd(10), x.loadS.toFixed(1).padStart(6),
+      console.log([model.label.padEnd(w), x.engine.padEnd(10), x.loadS.toFixed(1).padStart(6),
         ...x.promptTps.map((v, k) => v.toFixed(1).padStart(promptCols[k].length)), x.decodeTps.toFixed(1).padStart(12),
         x.rssGiB.toFixed(2).padStart(12)].join('  '));
     }
     const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-    console.log(`${GgmlType[type].padEnd(5)}  ours/llama.cpp: ${promptLens.map((n, k) => `prompt ${n} ${ratio(rows[0].promptTps[k], rows[1].promptTps[k])}`).join(', ')}, `
+    console.log(`${model.label.padEnd(w)}  ours/llama.cpp: ${promptLens.map((n, k) => `prompt ${n} ${ratio(rows[0].promptTps[k], rows[1].promptTps[k])}`).join(', ')}, `
       + `decode ${ratio(rows[0].decodeTps, rows[1].decodeTps)}`);
   }
 }
