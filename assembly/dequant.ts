@@ -29,7 +29,7 @@ export function getF16WeightScale(): f32 {
 export const F32: i32 = 0, F16: i32 = 1, Q4_0: i32 = 2, Q4_1: i32 = 3, Q5_0: i32 = 6, Q5_1: i32 = 7;
 export const Q8_0: i32 = 8, Q4_K: i32 = 12, Q5_K: i32 = 13, Q6_K: i32 = 14, BF16: i32 = 30;
 /** The repacked layouts of quantize.ts. */
-export const Q4_0R4: i32 = 101, Q8_0R4: i32 = 102, Q4_KR4: i32 = 103;
+export const Q4_0R4: i32 = 101, Q8_0R4: i32 = 102, Q4_KR4: i32 = 103, Q5_KR4: i32 = 104;
 
 // @ts-ignore: decorator
 @inline function h(p: usize): f32 {
@@ -109,29 +109,6 @@ function decodeQ8_0(s: usize, y: usize, nb: i32): void {
   v128.store(y, f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), d), m), 48);
 }
 
-/** Q5_K (176 B per 256: d, dmin, scales[12], qh[32], qs[128]): Q4_K plus bit 2j / 2j+1 of qh[l] as 16. */
-function decodeQ5K(s: usize, y: usize, nb: i32): void {
-  const k15 = i8x16.splat(15);
-  for (let i = 0; i < nb; i++, s += 176) {
-    const d = h(s), dmin = h(s + 2), sc = s + 4;
-    const h0 = v128.load(s + 16), h1 = v128.load(s + 32);
-    for (let j = 0; j < 8; j += 2) {
-      const d1 = f32x4.splat(d * <f32>scaleK4(sc, j)), m1 = f32x4.splat(dmin * <f32>minK4(sc, j));
-      const d2 = f32x4.splat(d * <f32>scaleK4(sc, j + 1)), m2 = f32x4.splat(dmin * <f32>minK4(sc, j + 1));
-      const q = s + 48 + (<usize>j << 4);
-      const a = v128.load(q), b = v128.load(q, 16);
-      // Bit j of each qh byte moved to bit 4 (i16 shifts stay within each byte once masked).
-      const a0 = v128.and(i16x8.shr_u(h0, j), i8x16.splat(1)), a1 = v128.and(i16x8.shr_u(h1, j), i8x16.splat(1));
-      const b0 = v128.and(i16x8.shr_u(h0, j + 1), i8x16.splat(1)), b1 = v128.and(i16x8.shr_u(h1, j + 1), i8x16.splat(1));
-      storeAffine(y, v128.or(v128.and(a, k15), i16x8.shl(a0, 4)), d1, m1);
-      storeAffine(y + 64, v128.or(v128.and(b, k15), i16x8.shl(a1, 4)), d1, m1);
-      storeAffine(y + 128, v128.or(v128.and(i16x8.shr_u(a, 4), k15), i16x8.shl(b0, 4)), d2, m2);
-      storeAffine(y + 192, v128.or(v128.and(i16x8.shr_u(b, 4), k15), i16x8.shl(b1, 4)), d2, m2);
-      y += 256;
-    }
-  }
-}
-
 /** Q6_K (210 B per 256: ql[128], qh[64], scales[16] int8, d); 16 elements per scale. */
 function decodeQ6K(s: usize, y: usize, nb: i32): void {
   const k15 = i8x16.splat(15), k30 = i8x16.splat(0x30), k32 = i8x16.splat(32), zero = f32x4.splat(0);
@@ -202,20 +179,23 @@ function decodeQuad(q8: bool, s: usize, r: i32, y: usize, K: i32): void {
 }
 
 /**
- * Row `r` (0..3) of a repacked Q4_K quad (layout in quantize.ts), as ggml's
- * dequantize_row_q4_K: per sub-block j, d·sc_j and dmin·m_j in float32, then q·(d·sc_j) − dmin·m_j.
+ * Row `r` (0..3) of a repacked Q4_K or Q5_K (q5) quad (layouts in quantize.ts), as ggml's
+ * dequantize_row_q4_K / _q5_K: per sub-block j, d·sc_j and dmin·m_j in float32, then
+ * q·(d·sc_j) − dmin·m_j.
  */
-function decodeQ4KQuad(s: usize, r: i32, y: usize, nsb: i32): void {
-  for (let i = 0; i < nsb; i++, s += 576) {
+function decodeKQuad(q5: bool, s: usize, r: i32, y: usize, nsb: i32): void {
+  for (let i = 0; i < nsb; i++, s += q5 ? 704 : 576) {
     const d = h(s + (<usize>r << 1)), dmin = h(s + 8 + (<usize>r << 1));
     for (let j = 0; j < 8; j++) {
       const k = (j << 2) + r, lo = load<u8>(s + 16 + <usize>k), hb = load<u8>(s + 48 + <usize>(k & 15)) >> <u8>(k < 16 ? 0 : 2);
       const sc = <f32>((lo & 15) | ((hb & 3) << 4)), m = <f32>((lo >> 4) | (((hb >> 4) & 3) << 4));
       const d1 = d * sc, m1 = dmin * m;
       for (let e = 0; e < 16; e++) {
-        const byte = load<u8>(s + 64 + (<usize>j << 6) + (<usize>(e >> 2) << 4) + (<usize>r << 2) + <usize>(e & 3));
-        store<f32>(y + (<usize>e << 2), <f32>(byte & 15) * d1 - m1);
-        store<f32>(y + (<usize>(e + 16) << 2), <f32>(byte >> 4) * d1 - m1);
+        const at = (<usize>(e >> 2) << 4) + (<usize>r << 2) + <usize>(e & 3);
+        const byte = load<u8>(s + 64 + (<usize>j << 6) + at);
+        const b5: u32 = q5 ? <u32>(load<u8>(s + 576 + (<usize>j << 4) + (<usize>r << 2) + <usize>(e & 3)) >> <u8>((e >> 2) << 1)) : 0;
+        store<f32>(y + (<usize>e << 2), <f32>((byte & 15) | ((b5 & 1) << 4)) * d1 - m1);
+        store<f32>(y + (<usize>(e + 16) << 2), <f32>((byte >> 4) | ((b5 & 2) << 3)) * d1 - m1);
       }
       y += 128;
     }
@@ -236,7 +216,7 @@ export function rowBytes(type: i32, K: i32): usize {
     case Q4_0R4: return (k >> 5) * 72;
     case Q8_0R4: return (k >> 5) * 136;
     case Q4_KR4: return (k >> 8) * 576;
-    case Q5_K: return (k >> 8) * 176;
+    case Q5_KR4: return (k >> 8) * 704;
     case Q6_K: return (k >> 8) * 210;
     default: return 0;
   }
@@ -249,8 +229,8 @@ export function decodeRow(type: i32, w: usize, r: i32, y: usize, K: i32): void {
     decodeQuad(type == Q8_0R4, w + <usize>(r >> 2) * rb, r & 3, y, K);
     return;
   }
-  if (type == Q4_KR4) {
-    decodeQ4KQuad(w + <usize>(r >> 2) * rb, r & 3, y, K >> 8);
+  if (type == Q4_KR4 || type == Q5_KR4) {
+    decodeKQuad(type == Q5_KR4, w + <usize>(r >> 2) * rb, r & 3, y, K >> 8);
     return;
   }
   const s = w + <usize>r * rb;
@@ -263,7 +243,6 @@ export function decodeRow(type: i32, w: usize, r: i32, y: usize, K: i32): void {
     case Q5_0: decodeQ5(s, y, K >> 5, false); break;
     case Q5_1: decodeQ5(s, y, K >> 5, true); break;
     case Q8_0: decodeQ8_0(s, y, K >> 5); break;
-    case Q5_K: decodeQ5K(s, y, K >> 8); break;
     case Q6_K: decodeQ6K(s, y, K >> 8); break;
     default: unreachable();
   }

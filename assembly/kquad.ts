@@ -1,5 +1,5 @@
-// Q4_K's part of the row-quad kernels (quad.ts; layout in quantize.ts): the scales' unpacking
-// and a sub-block's finish. Formula: ggml's dequantize_row_q4_K folded into the dot product,
+// Q4_K's and Q5_K's part of the row-quad kernels (quad.ts; layouts in quantize.ts): the
+// scales' unpacking and a sub-block's finish (Q5_K: the same with 5-bit q). Formula: ggml's dequantize_row_q4_K folded into the dot product,
 // per 32-element sub-block j (which is one activation block b): d·sc_j·Σq·x − dmin·m_j·Σx,
 // times the activation scale d_x.
 // The sub-block's Σq·x is Q4_0's inner loop (quad.ts: the same vector layout, unsigned nibbles
@@ -42,10 +42,10 @@ import { halfToFloat4, C_NIBBLE } from './dot';
   storeScaled(t + 192, mB, dm);
 }
 
-/** acc + d_x·(cvt(S)·D_j − cvt(8·Σx)·M_j) for the sub-block whose factors are at f. */
+/** acc + d_x·(cvt(S)·D_j − cvt(8·Σx)·M_j) for the sub-block with int32 sums S, factors at f. */
 // @ts-ignore: decorator
-@inline export function finishK(a: v128, f: usize, xs: usize, xd: usize, acc: v128): v128 {
+@inline export function finishK(s: v128, f: usize, xs: usize, xd: usize, acc: v128): v128 {
   const t = fnma(f32x4.convert_i32x4_s(v128.load32_splat(xs)), v128.load(f, 128),
-    f32x4.mul(f32x4.convert_i32x4_s(i32x4.extadd_pairwise_i16x8_s(a)), v128.load(f)));
+    f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(f)));
   return fma(t, v128.load32_splat(xd), acc);
 }

@@ -13,9 +13,10 @@ import { barrier, farg, grab, iarg, parg, scratch } from './sync';
 import { fma, hsum } from './simd';
 import { quantizeRows } from './quantize';
 import { dotBF16, dotF16, dotF16Prescaled, dotF16Prescaled4, dotF32, prescale } from './fdot';
-import { dotQ4KQuad, dotQ4KQuad4, dotQ4Quad, dotQ4Quad4, dotQ8Quad, dotQ8Quad4, gemmQ4KQuad4, gemmQ4Quad4, gemmQ8Quad4, storeQuad } from './quad';
-import { decodeRow, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0R4, Q4_KR4, Q5_K, Q6_K, Q8_0R4 } from './dequant';
-import { dotQ5K, dotQ5Kx4, dotQ6K, dotQ6Kx4 } from './kquant';
+import { dotQ4KQuad, dotQ4KQuad4, dotQ4Quad, dotQ4Quad4, dotQ5KQuad, dotQ5KQuad4, dotQ8Quad, dotQ8Quad4, gemmQ4KQuad4, gemmQ4Quad4, gemmQ5KQuad4,
+  gemmQ8Quad4, storeQuad } from './quad';
+import { decodeRow, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0R4, Q4_KR4, Q5_KR4, Q6_K, Q8_0R4 } from './dequant';
+import { dotQ6K, dotQ6Kx4 } from './kquant';
 import { dotLegacy } from './legacy';
 
 // @ts-ignore: decorator
@@ -117,7 +118,7 @@ export function matmulFloat(tid: i32, nt: i32): void {
 }
 
 /**
- * Integer path (Q8_0, Q4_0, Q4_K in row quads; Q4_1, Q5_0, Q5_1, Q5_K, Q6_K in rows). Args: layout, x,
+ * Integer path (Q8_0, Q4_0, Q4_K, Q5_K in row quads; Q4_1, Q5_0, Q5_1, Q6_K in rows). Args: layout, x,
  * xStride, n, K, w, wRows, out, outStride, chunk, xq, xd, xs8, xs16, xw (quantized activations;
  * xw, xi: their int16 copy for Q8_0 and interleaved copy for Q4_0, see quantizeRows, else 0),
  * exact (a repacked weight with subnormal scales, see scales4 in dot.ts), then m − 1 further
@@ -145,17 +146,16 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
   n: i32, K: i32, xq: usize, xd: usize, xn: usize, xh: usize, xw: usize, xi: usize, tmp: usize): void {
   const nb = <usize>(K >> 5);
   const rb = rowBytes(layout, K);
-  if (layout != Q4_0R4 && layout != Q8_0R4 && layout != Q4_KR4) {
+  if (layout != Q4_0R4 && layout != Q8_0R4 && layout != Q4_KR4 && layout != Q5_KR4) {
     for (let c = grab(counter); c * chunk < rows; c = grab(counter)) {
       const end = min(rows, (c + 1) * chunk);
       let r = c * chunk;
-      if (n == 1 && (layout == Q5_K || layout == Q6_K)) {
-        // One token: the chunk as four streams of q rows each (dotQ5Kx4 …), the rest row by row.
+      if (n == 1 && layout == Q6_K) {
+        // One token: the chunk as four streams of q rows each (dotQ6Kx4), the rest row by row.
         const q = (end - r) >> 2, qb = <usize>q * rb;
         for (const r0 = r; r < r0 + q; r++) {
           const wr = w + <usize>r * rb;
-          const v = layout == Q5_K ? dotQ5Kx4(wr, qb, xq, xd, xn, K)
-            : dotQ6Kx4(wr, qb, xq, xd, xh, K);
+          const v = dotQ6Kx4(wr, qb, xq, xd, xh, K);
           storeStreams(out, r, q, v);
         }
         r += 3 * q;
@@ -165,8 +165,7 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
         for (let t = 0; t < n; t++) {
           const bo = <usize>t * (nb << 2);
           const q = xq + <usize>t * <usize>K;
-          const v = layout == Q5_K ? dotQ5K(wr, q, xd + bo, xn + bo, K)
-            : layout == Q6_K ? dotQ6K(wr, q, xd + bo, xh + (bo << 1), K)
+          const v = layout == Q6_K ? dotQ6K(wr, q, xd + bo, xh + (bo << 1), K)
             : dotLegacy(layout, wr, q, xd + bo, xn + bo, K);
           store<f32>(out + <usize>t * os + (<usize>r << 2), v);
         }
@@ -175,7 +174,7 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
   } else {
     // Chunks of row quads (`chunk` is a multiple of 4). `tmp`: the thread's scratch (Q4_K's
     // unpacked scales, 1 KiB).
-    const q8 = layout == Q8_0R4, k4 = layout == Q4_KR4;
+    const q8 = layout == Q8_0R4, k4 = layout == Q4_KR4, k5 = layout == Q5_KR4;
     const ts = nb << 2, ws = <usize>K << 1;
     for (let c = grab(counter); c * chunk < rows; c = grab(counter)) {
       const end = min(rows, (c + 1) * chunk);
@@ -187,6 +186,7 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
           const wq = w + <usize>(r0 >> 2) * rb, o = out + (<usize>r0 << 2);
           if (q8) dotQ8Quad4(wq, qb, xw, xd, K, exact, o, qo);
           else if (k4) dotQ4KQuad4(wq, qb, xq, xd, xn, K, o, qo, tmp);
+          else if (k5) dotQ5KQuad4(wq, qb, xq, xd, xn, K, o, qo, tmp);
           else dotQ4Quad4(wq, qb, xq, xd, xn, K, exact, o, qo);
         }
         r0 += 3 * (q << 2);
@@ -200,6 +200,7 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
           const wq = w + <usize>(r >> 2) * rb, nr = min(4, rows - r), o = out + (<usize>r << 2) + <usize>t * os;
           if (q8) gemmQ8Quad4(wq, xw + <usize>t * ws, xd + <usize>t * ts, ts, K, exact, o, os, nr);
           else if (k4) gemmQ4KQuad4(wq, xi + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, ts, K, o, os, nr, tmp);
+          else if (k5) gemmQ5KQuad4(wq, xi + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, ts, K, o, os, nr, tmp);
           else gemmQ4Quad4(wq, xi + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, ts, K, exact, o, os, nr);
         }
       }
@@ -208,6 +209,7 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
           const wq = w + <usize>(r >> 2) * rb, nr = min(4, rows - r);
           const v = q8 ? dotQ8Quad(wq, xw + <usize>t * ws, xd + <usize>t * ts, K, exact)
             : k4 ? dotQ4KQuad(wq, xq + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, K, tmp)
+            : k5 ? dotQ5KQuad(wq, xq + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, K, tmp)
             : dotQ4Quad(wq, xq + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, K, exact);
           storeQuad(out + (<usize>r << 2) + <usize>t * os, v, nr);
         }

@@ -49,42 +49,56 @@ import { finishK, unpackScales } from './kquad';
   return i16x8.add(a, i16x8.add(dotPairs(xl, v128.and(v, k15)), dotPairs(xh, v128.and(i16x8.shr_u(v, 4), k15))));
 }
 
+/**
+ * The i16 pair sums of Q5_K quad vector v (lo nibbles against xl, hi nibbles against xh) with
+ * the fifth bits in bits 0 and 1 of h's bytes (each at most 2·2·31·127 = 15748, so a block sums
+ * in int32).
+ */
+// @ts-ignore: decorator
+@inline function nibbles5(v: v128, h: v128, k15: v128, xl: v128, xh: v128): v128 {
+  // i16 shifts: the masks keep each byte's own bits.
+  const k16 = i8x16.splat(16);
+  const lo = v128.or(v128.and(v, k15), v128.and(i16x8.shl(h, 4), k16));
+  const hi = v128.or(v128.and(i16x8.shr_u(v, 4), k15), v128.and(i16x8.shl(h, 3), k16));
+  return i16x8.add(dotPairs(xl, lo), dotPairs(xh, hi));
+}
+
 /** a + Q8_0 chunk (8 bytes at p) · the int16 pair splat x. */
 // @ts-ignore: decorator
 @inline function pairs(p: usize, x: v128, a: v128): v128 {
   return i32x4.add(a, i32x4.dot_i16x8_s(v128.load8x8_s(p), x));
 }
 
-const Q40 = 0, Q80 = 1, Q4K = 2;
+const Q40 = 0, Q80 = 1, Q4K = 2, Q5K = 3;
 
 /** Units of a row of K: groups of 4 blocks (and a shorter last one, maybe empty) or superblocks. */
 // @ts-ignore: decorator
 @inline function units(type: i32, K: i32): i32 {
-  return type == Q4K ? K >> 8 : (K >> 7) + 1;
+  return type >= Q4K ? K >> 8 : (K >> 7) + 1;
 }
 
 /** Blocks (sub-blocks) in unit g. */
 // @ts-ignore: decorator
 @inline function blocksIn(type: i32, K: i32, g: i32): usize {
-  if (type == Q4K) return 8;
+  if (type >= Q4K) return 8;
   return <usize>(g < K >> 7 ? 4 : (K >> 5) & 3);
 }
 
 /** Header bytes of a unit of cnt blocks (their scales), and the unit's bytes. */
 // @ts-ignore: decorator
 @inline function headBytes(type: i32, cnt: usize): usize {
-  return type == Q4K ? 64 : cnt << 3;
+  return type >= Q4K ? 64 : cnt << 3;
 }
 // @ts-ignore: decorator
 @inline function unitBytes(type: i32, cnt: usize): usize {
-  return type == Q4K ? 576 : cnt * (type == Q80 ? 136 : 72);
+  return type == Q5K ? 704 : type == Q4K ? 576 : cnt * (type == Q80 ? 136 : 72);
 }
 
 /** Touches the unit at p (a full group's bytes), AHEAD bytes on (ahead.ts). */
 // @ts-ignore: decorator
 @inline function touchUnit(type: i32, p: usize): i32 {
   let t = 0;
-  for (let o: usize = 0; o < (type == Q4K ? 576 : type == Q80 ? 544 : 288); o += 64) t += touch(p + o);
+  for (let o: usize = 0; o < (type == Q5K ? 704 : type == Q4K ? 576 : type == Q80 ? 544 : 288); o += 64) t += touch(p + o);
   return t;
 }
 
@@ -103,18 +117,19 @@ const Q40 = 0, Q80 = 1, Q4K = 2;
 /** The four rows' scales of block j of the unit at w (Q4_0, Q8_0; Q4_K's are in tmp: unused). */
 // @ts-ignore: decorator
 @inline function blockScales(type: i32, w: usize, j: usize, exact: bool): v128 {
-  if (type == Q4K) return f32x4.splat(0);
+  if (type >= Q4K) return f32x4.splat(0);
   return scales4(w + (j << 3), exact, v128.load(C_F16MASK), v128.load(C_F16SCALE));
 }
 
 /**
- * acc + a block (sub-block) whose integer sums are s (Q8_0: int32; Q4_0, Q4_K: i16 pairs),
- * scaled: Q8_0 / Q4_0 by the quad's four scales sc and the activation's d_x at xd (Q4_0 less
- * 8·Σx at xs first), Q4_K by its unpacked factors at f (kquad.ts).
+ * acc + a block (sub-block) whose integer sums are s (Q8_0, Q5_K: int32; Q4_0, Q4_K: i16
+ * pairs), scaled: Q8_0 / Q4_0 by the quad's four scales sc and the activation's d_x at xd (Q4_0
+ * less 8·Σx at xs first), Q4_K / Q5_K by their unpacked factors at f (kquad.ts).
  */
 // @ts-ignore: decorator
 @inline function finishBlock(type: i32, s: v128, sc: v128, f: usize, xd: usize, xs: usize, acc: v128): v128 {
-  if (type == Q4K) return finishK(s, f, xs, xd, acc);
+  if (type == Q4K) return finishK(i32x4.extadd_pairwise_i16x8_s(s), f, xs, xd, acc);
+  if (type == Q5K) return finishK(s, f, xs, xd, acc);
   return scaled(type == Q40 ? q4Sums(s, xs) : s, sc, xd, acc);
 }
 
@@ -132,7 +147,7 @@ const Q40 = 0, Q80 = 1, Q4K = 2;
     const cnt = blocksIn(type, K, g);
     if (cnt == 0) break;
     tk += touchUnit(type, w);
-    if (type == Q4K) unpackScales(w, tmp);
+    if (type >= Q4K) unpackScales(w, tmp);
     let p = w + headBytes(type, cnt);
     for (let j: usize = 0; j < cnt; j++) {
       let s: v128;
@@ -145,6 +160,17 @@ const Q40 = 0, Q80 = 1, Q4K = 2;
           p += 16; x += 8;
         }
         s = i32x4.add(a, b);
+      } else if (type == Q5K) {
+        // Fifth bits of vector i: bits 2i, 2i + 1 of the sub-block's 16 bytes at w + 576 + 16j.
+        let a = i32x4.splat(0);
+        const hj = w + 576 + (j << 4);
+        for (let i = 0; i < 4; i++) {
+          const h = i16x8.shr_u(v128.load(hj), i << 1);
+          a = i32x4.add(a, i32x4.extadd_pairwise_i16x8_s(nibbles5(v128.load(p), h, k15, v128.load32_splat(x), v128.load32_splat(x, 16))));
+          p += 16; x += 4;
+        }
+        s = a;
+        x += 16;
       } else {
         let a = i16x8.splat(0);
         for (let i = 0; i < 4; i++) {
@@ -181,7 +207,7 @@ const Q40 = 0, Q80 = 1, Q4K = 2;
     const cnt = blocksIn(type, K, g);
     if (cnt == 0) break;
     tk += touchUnit(type, w) + touchUnit(type, w + s1) + touchUnit(type, w + s2) + touchUnit(type, w + s3);
-    if (type == Q4K) {
+    if (type >= Q4K) {
       unpackScales(w, tmp); unpackScales(w + s1, tmp + 256); unpackScales(w + s2, tmp + 512); unpackScales(w + s3, tmp + 768);
     }
     let p = w + headBytes(type, cnt);
@@ -193,6 +219,17 @@ const Q40 = 0, Q80 = 1, Q4K = 2;
           b0 = pairs(p, xv, b0); b1 = pairs(p + s1, xv, b1); b2 = pairs(p + s2, xv, b2); b3 = pairs(p + s3, xv, b3);
           p += 8; x += 4;
         }
+      } else if (type == Q5K) {
+        const hj = w + 576 + (j << 4);
+        for (let i = 0; i < 4; i++) {
+          const xl = v128.load32_splat(x), xh = v128.load32_splat(x, 16), sh = i << 1;
+          b0 = i32x4.add(b0, i32x4.extadd_pairwise_i16x8_s(nibbles5(v128.load(p), i16x8.shr_u(v128.load(hj), sh), k15, xl, xh)));
+          b1 = i32x4.add(b1, i32x4.extadd_pairwise_i16x8_s(nibbles5(v128.load(p + s1), i16x8.shr_u(v128.load(hj + s1), sh), k15, xl, xh)));
+          b2 = i32x4.add(b2, i32x4.extadd_pairwise_i16x8_s(nibbles5(v128.load(p + s2), i16x8.shr_u(v128.load(hj + s2), sh), k15, xl, xh)));
+          b3 = i32x4.add(b3, i32x4.extadd_pairwise_i16x8_s(nibbles5(v128.load(p + s3), i16x8.shr_u(v128.load(hj + s3), sh), k15, xl, xh)));
+          p += 16; x += 4;
+        }
+        x += 16;
       } else {
         // i16 pair sums; 4 + 4 splats per block shared by the four streams.
         for (let i = 0; i < 4; i++) {
@@ -237,7 +274,7 @@ const Q40 = 0, Q80 = 1, Q4K = 2;
   for (let g = 0, n = units(type, K); g < n; g++) {
     const cnt = blocksIn(type, K, g);
     if (cnt == 0) break;
-    if (type == Q4K) unpackScales(w, tmp);
+    if (type >= Q4K) unpackScales(w, tmp);
     let p = w + headBytes(type, cnt);
     for (let j: usize = 0; j < cnt; j++) {
       let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
@@ -249,6 +286,19 @@ const Q40 = 0, Q80 = 1, Q4K = 2;
           a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v, v128.load32_splat(xg, 8)));
           a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v, v128.load32_splat(xg, 12)));
           p += 8; xg += 16;
+        }
+      } else if (type == Q5K) {
+        // int32 sums: the fifth bits added once per weight vector for the four rows.
+        const hj = w + 576 + (j << 4), k16 = i8x16.splat(16);
+        for (let i = 0; i < 4; i++) {
+          const v = v128.load(p), h = i16x8.shr_u(v128.load(hj), i << 1);
+          const lo = v128.or(v128.and(v, k15), v128.and(i16x8.shl(h, 4), k16));
+          const hi = v128.or(v128.and(i16x8.shr_u(v, 4), k15), v128.and(i16x8.shl(h, 3), k16));
+          a0 = i32x4.add(a0, i32x4.extadd_pairwise_i16x8_s(i16x8.add(dotPairs(v128.load32_splat(xg), lo), dotPairs(v128.load32_splat(xg, 4), hi))));
+          a1 = i32x4.add(a1, i32x4.extadd_pairwise_i16x8_s(i16x8.add(dotPairs(v128.load32_splat(xg, 8), lo), dotPairs(v128.load32_splat(xg, 12), hi))));
+          a2 = i32x4.add(a2, i32x4.extadd_pairwise_i16x8_s(i16x8.add(dotPairs(v128.load32_splat(xg, 16), lo), dotPairs(v128.load32_splat(xg, 20), hi))));
+          a3 = i32x4.add(a3, i32x4.extadd_pairwise_i16x8_s(i16x8.add(dotPairs(v128.load32_splat(xg, 24), lo), dotPairs(v128.load32_splat(xg, 28), hi))));
+          p += 16; xg += 32;
         }
       } else {
         // i16 pair sums.
@@ -317,4 +367,15 @@ export function dotQ4KQuad4(w: usize, stride: usize, xq: usize, xd: usize, xs: u
 }
 export function gemmQ4KQuad4(w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, out: usize, os: usize, nr: i32, tmp: usize): void {
   gemmQuad4(Q4K, w, xg, d0, s0, sStride, K, true, out, os, nr, tmp);
+}
+
+// Q5_K: as Q4_K.
+export function dotQ5KQuad(w: usize, xq: usize, xd: usize, xs: usize, K: i32, tmp: usize): v128 {
+  return dotQuad(Q5K, w, xq, xd, xs, K, true, tmp);
+}
+export function dotQ5KQuad4(w: usize, stride: usize, xq: usize, xd: usize, xs: usize, K: i32, out: usize, ostride: usize, tmp: usize): void {
+  dotQuad4(Q5K, w, stride, xq, xd, xs, K, true, out, ostride, tmp);
+}
+export function gemmQ5KQuad4(w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, out: usize, os: usize, nr: i32, tmp: usize): void {
+  gemmQuad4(Q5K, w, xg, d0, s0, sStride, K, true, out, os, nr, tmp);
 }

@@ -109,6 +109,9 @@ export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i3
  *   elements 4i..4i+3 of the sub-block in the lo nibbles of bytes 4r..4r+3, the 4 elements 16
  *   further in the hi nibbles) (512 B)]. A few vector ops unpack the four rows' 16 scales and
  *   mins per superblock (kquad.ts).
+ * - Q5_K: Q4_K's 576 bytes (the low 4 bits of each value in the nibbles), then the fifth bits
+ *   (128 B, 704 B in all = 4 GGUF rows): sub-block j at 576 + 16j, whose byte 4r + e holds, in
+ *   bits 2i and 2i + 1, the fifth bits of the lo and hi nibble at byte 4r + e of vector i.
  * Four scales convert to float32 in one vector op, each quad streams sequentially (the
  * prefetcher's favourite), and every activation load serves four rows.
  */
@@ -151,12 +154,18 @@ export function repackQuad(q8: bool, r0: usize, r1: usize, r2: usize, r3: usize,
   return sub;
 }
 
-/** Packs GGUF Q4_K rows r0..r3 (0 for a zero row past the end) into one quad at `dst`. */
-export function repackQ4KQuad(r0: usize, r1: usize, r2: usize, r3: usize, dst: usize, K: i32): void {
+/**
+ * Packs GGUF Q4_K (q5 false) or Q5_K rows r0..r3 (0 for a zero row past the end) into one quad
+ * at `dst`.
+ */
+export function repackKQuad(q5: bool, r0: usize, r1: usize, r2: usize, r3: usize, dst: usize, K: i32): void {
   const nsb = K >> 8;
+  // GGUF superblock bytes, offset of qs in it; repacked superblock bytes.
+  const bb: usize = q5 ? 176 : 144, qo: usize = q5 ? 48 : 16, ob: usize = q5 ? 704 : 576;
   for (let sb = 0; sb < nsb; sb++) {
-    const o = dst + <usize>sb * 576, b = <usize>sb * 144;
+    const o = dst + <usize>sb * ob, b = <usize>sb * bb;
     memory.fill(o + 48, 0, 16);
+    if (q5) memory.fill(o + 576, 0, 128);
     for (let r = 0; r < 4; r++) {
       const src = r == 0 ? r0 : r == 1 ? r1 : r == 2 ? r2 : r3;
       store<u16>(o + (<usize>r << 1), src ? load<u16>(src + b) : 0);
@@ -167,13 +176,19 @@ export function repackQ4KQuad(r0: usize, r1: usize, r2: usize, r3: usize, dst: u
         store<u8>(o + 16 + <usize>k, <u8>((sc & 15) | ((m & 15) << 4)));
         const hb = o + 48 + <usize>(k & 15);
         store<u8>(hb, load<u8>(hb) | <u8>(((sc >> 4) << sh) | ((m >> 4) << (sh + 4))));
-        // Sub-block j: the lo (j even) or hi nibbles of qs bytes 32·(j/2) + 0..31.
-        const qs = src + b + 16 + (<usize>(j >> 1) << 5), shift = (j & 1) << 2;
+        // Sub-block j: the lo (j even) or hi nibbles of qs bytes 32·(j/2) + 0..31; Q5_K's fifth
+        // bits are bit j of qh[0..31].
+        const qs = src + b + qo + (<usize>(j >> 1) << 5), shift = (j & 1) << 2;
         for (let i = 0; i < 4; i++) {
           for (let e = 0; e < 4; e++) {
-            const e0 = <usize>((i << 2) + e);
+            const e0 = <usize>((i << 2) + e), at = (<usize>i << 4) + (<usize>r << 2) + <usize>e;
             const lo = src ? (load<u8>(qs + e0) >> <u8>shift) & 15 : 0, hi = src ? (load<u8>(qs + e0 + 16) >> <u8>shift) & 15 : 0;
-            store<u8>(o + 64 + (<usize>j << 6) + (<usize>i << 4) + (<usize>r << 2) + <usize>e, <u8>(lo | (hi << 4)));
+            store<u8>(o + 64 + (<usize>j << 6) + at, <u8>(lo | (hi << 4)));
+            if (q5 && src) {
+              const b5 = ((load<u8>(src + b + 16 + e0) >> <u8>j) & 1) | (((load<u8>(src + b + 16 + e0 + 16) >> <u8>j) & 1) << 1);
+              const hp = o + 576 + (<usize>j << 4) + (<usize>r << 2) + <usize>e;
+              store<u8>(hp, load<u8>(hp) | <u8>(<i32>b5 << (i << 1)));
+            }
           }
         }
       }
@@ -185,19 +200,19 @@ export function repackQ4KQuad(r0: usize, r1: usize, r2: usize, r3: usize, dst: u
 const RESULT: usize = 240;
 
 /**
- * Repacks `rows` GGUF rows at `src` into quads at `dst` (layout 1: Q8_0, 2: Q4_0, 3: Q4_K), quads
- * shared out by chunks; sets RESULT (which the host zeroes first) to 1 if any Q8_0 / Q4_0 scale is
- * a float16 subnormal (Q4_K's kernels always convert exactly).
+ * Repacks `rows` GGUF rows at `src` into quads at `dst` (layout 1: Q8_0, 2: Q4_0, 3: Q4_K, 4:
+ * Q5_K), quads shared out by chunks; sets RESULT (which the host zeroes first) to 1 if any Q8_0 /
+ * Q4_0 scale is a float16 subnormal (the K-quant kernels always convert exactly).
  */
 export function repack(tid: i32, nt: i32, layout: i32, src: usize, dst: usize, rows: i32, K: i32): void {
   const q8 = layout == 1;
-  const rb = layout == 3 ? <usize>(K >> 8) * 144 : <usize>(K >> 5) * (q8 ? 34 : 18);
+  const rb = layout >= 3 ? <usize>(K >> 8) * (layout == 4 ? 176 : 144) : <usize>(K >> 5) * (q8 ? 34 : 18);
   const quads = (rows + 3) >> 2;
   let sub = false;
   for (let p = grab(0); p < quads; p = grab(0)) {
     const r = p << 2;
     const a = src + <usize>r * rb, b = r + 1 < rows ? a + rb : 0, c = r + 2 < rows ? a + 2 * rb : 0, d = r + 3 < rows ? a + 3 * rb : 0;
-    if (layout == 3) repackQ4KQuad(a, b, c, d, dst + <usize>p * 4 * rb, K);
+    if (layout >= 3) repackKQuad(layout == 4, a, b, c, d, dst + <usize>p * 4 * rb, K);
     else sub |= repackQuad(q8, a, b, c, d, dst + <usize>p * 4 * rb, K);
   }
   if (sub) atomic.store<i32>(RESULT, 1);

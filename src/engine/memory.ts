@@ -19,7 +19,7 @@
  *   and the vocabulary-sized logits of the last token (the tensor, its copy, the result).
  *   Session.eval with allLogits needs chunk × vocab floats more (1 GB for 256 tokens of Gemma).
  *   The CPU backend adds quantized copies of the activations (8-bit; 16-bit too for Q8_0
- *   weights, an interleaved 8-bit one for Q4_0 and Q4_K) and per-thread scratch.
+ *   weights, an interleaved 8-bit one for Q4_0, Q4_K and Q5_K) and per-thread scratch.
  * - overhead: Node.js with gemma-ts loaded (and the garbage the forward pass leaves) and the
  *   tokenizer (its pieces as strings, maps and tables, plus what parsing them leaves). The CPU
  *   backend adds its WebAssembly instances, one V8 isolate per worker thread, and the file
@@ -161,7 +161,7 @@ export function estimateMemory(config: GemmaConfig, weights: WeightFootprint, o:
   // CPU backend: activations quantized to 8 bits (+ block scales; Q8_0 weights read a 16-bit
   // copy, Q4_0 weights an interleaved 8-bit one), per-thread weight panels and attention scores.
   const widest = Math.max(c.hiddenSize, q, c.intermediateSize);
-  const copies = (weights.types.Q8_0 ? 2 : 0) + (weights.types.Q4_0 || weights.types.Q4_K ? 1 : 0);
+  const copies = (weights.types.Q8_0 ? 2 : 0) + (weights.types.Q4_0 || weights.types.Q4_K || weights.types.Q5_K ? 1 : 0);
   const cpuScratch = cpu ? rows * widest * (1 + 8 / 32 + copies) + threads * 4 * (widest + ctx) * 4 : 0;
   const mib = (n: number) => `${(n / MiB).toFixed(0)} MiB`;
   const terms: MemoryTerm[] = [

@@ -10,16 +10,16 @@
  * Threads (pool.ts): the calling thread plus `threads − 1` workers; each op is split into
  * dynamic chunks of output rows (or rows, heads, blocks); spin barriers separate an op's phases.
  *
- * Weights (weights.ts): Q8_0, Q4_0 and Q4_K are repacked at load time into quads of four
- * interleaved rows; the other block types (Q4_1, Q5_0, Q5_1, Q5_K, Q6_K) stay in
+ * Weights (weights.ts): Q8_0, Q4_0, Q4_K and Q5_K are repacked at load time into quads of four
+ * interleaved rows; the other block types (Q4_1, Q5_0, Q5_1, Q6_K) stay in
  * their GGUF layout. Nothing is dequantized ahead of time.
  * Activations: for one token (decode) and batches below FLOAT_GEMM_MIN_ROWS, block-quantized
  * weights are multiplied with integer dot products against activations quantized per row to
  * Q8_0 blocks, as llama.cpp does (it uses Q8_1/Q8_K blocks for some types); F32/F16/BF16
  * matvecs use float32 activations and convert the weights on the fly. Larger batches (prompts)
  * of the other types decode panels of 4 weight rows to float32 in per-thread scratch and run a
- * 4×2 float32 tile over float32 activations: faster there, and unquantized. Q4_0, Q4_K and
- * Q8_0 (row quads) stay integer at every batch size (matmulPath).
+ * 4×2 float32 tile over float32 activations: faster there, and unquantized. The row-quad types
+ * (Q4_0, Q4_K, Q5_K, Q8_0) stay integer at every batch size (matmulPath).
  *
  * Numerics follow the reference backend: float32 storage, RMSNorm and RoPE rounding exactly as
  * it does, tanh GELU, softmax in float32 with max subtraction; accumulations are float32.
@@ -31,7 +31,10 @@ import type { Arena } from './arena.js';
 import { Arenas, type Shard } from './arenas.js';
 import { Pool, type OpName } from './pool.js';
 import { ropeTable } from './rope-table.js';
-import { createWeight, CpuWeight, LAYOUT_Q4_0R4, LAYOUT_Q4_KR4, LAYOUT_Q8_0R4, SUPPORTED } from './weights.js';
+import { createWeight, CpuWeight, LAYOUT_Q4_0R4, LAYOUT_Q4_KR4, LAYOUT_Q5_KR4, LAYOUT_Q8_0R4, SUPPORTED } from './weights.js';
+
+/** Layouts whose four-row kernels read the interleaved int8 activation copy (assembly/quad.ts). */
+const NIBBLE_QUADS: ReadonlySet<number> = new Set([LAYOUT_Q4_0R4, LAYOUT_Q4_KR4, LAYOUT_Q5_KR4]);
 import type { KernelModule } from './wasm.js';
 
 class CpuTensor implements Tensor {
@@ -54,7 +57,7 @@ const MAX_FUSED = 3;
 const PANEL = 4;
 /**
  * Batches of at least this many rows take the float path for the block types kept in rows
- * (Q4_1, Q5_0, Q5_1, Q5_K, Q6_K; see matmulPath): decoding a panel of weight rows once and
+ * (Q4_1, Q5_0, Q5_1, Q6_K; see matmulPath): decoding a panel of weight rows once and
  * running float32 tiles over the whole batch is faster than their integer dot products per
  * (weight row, activation row), and keeps activations unquantized.
  */
@@ -84,15 +87,15 @@ export class CpuBackend implements Backend {
 
   /**
    * How matmul multiplies `rows` activation rows by `weight`: integer dot products against
-   * Q8_0-quantized activations, or float32 tiles (see FLOAT_GEMM_MIN_ROWS). Q4_0 and Q4_K with
-   * relaxed SIMD, and Q8_0, stay integer at every batch size: their row-quad kernels share each
-   * weight vector between four activation rows and run ~2× (Q4_0, Q4_K) and ~1.3× (Q8_0) the
-   * float tiles' rate on prompts (bench/README.md).
+   * Q8_0-quantized activations, or float32 tiles (see FLOAT_GEMM_MIN_ROWS). Q4_0, Q4_K and Q5_K
+   * with relaxed SIMD, and Q8_0, stay integer at every batch size: their row-quad kernels share
+   * each weight vector between four activation rows and run ~2× (Q4_0, Q4_K) and ~1.3× (Q8_0)
+   * the float tiles' rate on prompts (bench/README.md).
    */
   matmulPath(weight: Weight, rows: number): 'integer' | 'float' {
     const w = weight as CpuWeight;
     if (!w.quantized) return 'float';
-    if ((w.layout === LAYOUT_Q4_0R4 || w.layout === LAYOUT_Q4_KR4) && this.simd === 'relaxed') return 'integer';
+    if (NIBBLE_QUADS.has(w.layout) && this.simd === 'relaxed') return 'integer';
     if (w.layout === LAYOUT_Q8_0R4) return 'integer';
     return rows >= this.floatGemmMinRows ? 'float' : 'integer';
   }
@@ -290,10 +293,10 @@ export class CpuBackend implements Backend {
     const xs8 = home.scratch('xs8', n * nb * 4), xs16 = home.scratch('xs16', n * nb * 8);
     // The int16 copy of the quants that Q8_0's kernels read (assembly/quad.ts).
     const xw = ws.some(({ w }) => w.layout === LAYOUT_Q8_0R4) ? home.scratch('xw', n * inF * 2) : 0;
-    // The interleaved copy that the Q4_0 and Q4_K four-row kernels read (assembly/quad.ts gemmQuad4).
-    const xi = n >= 4 && ws.some(({ w }) => w.layout === LAYOUT_Q4_0R4 || w.layout === LAYOUT_Q4_KR4) ? home.scratch('xi', n * inF) : 0;
-    // Q4_K's unpacked scales, per thread (assembly/kquad.ts).
-    if (ws.some(({ w }) => w.layout === LAYOUT_Q4_KR4)) home.threadScratch(this.threads, 1024);
+    // The interleaved copy that the Q4_0 / Q4_K / Q5_K four-row kernels read (assembly/quad.ts gemmQuad4).
+    const xi = n >= 4 && ws.some(({ w }) => NIBBLE_QUADS.has(w.layout)) ? home.scratch('xi', n * inF) : 0;
+    // The K-quants' unpacked scales, per thread (assembly/kquad.ts).
+    if (ws.some(({ w }) => w.layout === LAYOUT_Q4_KR4 || w.layout === LAYOUT_Q5_KR4)) home.threadScratch(this.threads, 1024);
     const one = ({ w, shard, out, ostride }: typeof ws[number]) =>
       [w.layout, shard.ptr, shard.rows, out, ostride, rowChunk(shard.rows, this.threads), w.subnormalScales ? 1 : 0];
     const [layout, ptr, rows, out, ostride, chunk, exact] = one(ws[0]);

@@ -1,7 +1,7 @@
 /**
  * Weights on the CPU backend: validation, kernel layout, placement into arenas and load-time
- * repacking. Q8_0, Q4_0 and Q4_K are repacked into quads of four interleaved rows (groups of four
- * blocks; Q4_K per superblock), same byte size (layouts in assembly/quantize.ts); F16 is rescaled by a power of
+ * repacking. Q8_0, Q4_0, Q4_K and Q5_K are repacked into quads of four interleaved rows (groups
+ * of four blocks; K-quants per superblock), same byte size (layouts in assembly/quantize.ts); F16 is rescaled by a power of
  * two (rescaleF16); every other type is kept in its GGUF row layout. Nothing is dequantized
  * ahead of time.
  */
@@ -15,9 +15,10 @@ import type { Arenas, Shard } from './arenas.js';
 export const LAYOUT_Q4_0R4 = 101;
 export const LAYOUT_Q8_0R4 = 102;
 export const LAYOUT_Q4_KR4 = 103;
+export const LAYOUT_Q5_KR4 = 104;
 
 /** Layouts multiplied with integer dot products against Q8_0-quantized activations. */
-const QUANTIZED_LAYOUTS: ReadonlySet<number> = new Set([LAYOUT_Q8_0R4, LAYOUT_Q4_0R4, LAYOUT_Q4_KR4, GgmlType.Q4_1, GgmlType.Q5_0,
+const QUANTIZED_LAYOUTS: ReadonlySet<number> = new Set([LAYOUT_Q8_0R4, LAYOUT_Q4_0R4, LAYOUT_Q4_KR4, LAYOUT_Q5_KR4, GgmlType.Q4_1, GgmlType.Q5_0,
   GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K]);
 
 export const SUPPORTED: ReadonlySet<GgmlType> = new Set([
@@ -72,7 +73,7 @@ export function createWeight(arenas: Arenas, run: RunOp, name: string, data: Wei
     throw new GemmaError(`tensor ${name}: expected ${rb * rows} bytes for [${rows}, ${cols}], got ${data.bytes.byteLength}`);
   }
   const layout = type === GgmlType.Q8_0 ? LAYOUT_Q8_0R4 : type === GgmlType.Q4_0 ? LAYOUT_Q4_0R4
-    : type === GgmlType.Q4_K ? LAYOUT_Q4_KR4 : type;
+    : type === GgmlType.Q4_K ? LAYOUT_Q4_KR4 : type === GgmlType.Q5_K ? LAYOUT_Q5_KR4 : type;
   const perUnit = layout === type ? 1 : 4;
   const units = Math.ceil(rows / perUnit);
   const shards: Shard[] = [];
@@ -120,7 +121,7 @@ function repack(arena: Arena, run: RunOp, layout: number, src: Uint8Array, dst: 
   for (let r = 0; r < rows; r += step) {
     const n = Math.min(step, rows - r);
     arena.u8.set(src.subarray(r * rb, (r + n) * rb), stage);
-    arena.args([layout === LAYOUT_Q8_0R4 ? 1 : layout === LAYOUT_Q4_0R4 ? 2 : 3, stage, dst + r * rb, n, cols]);
+    arena.args([layout === LAYOUT_Q8_0R4 ? 1 : layout === LAYOUT_Q4_0R4 ? 2 : layout === LAYOUT_Q4_KR4 ? 3 : 4, stage, dst + r * rb, n, cols]);
     run(arena, 'repack', n >= 64);
   }
   return arena.i32[RESULT_SLOT] !== 0;
