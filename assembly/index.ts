@@ -10,7 +10,7 @@ import { streamSum } from './ops';
 export { matmulFloat, matmulQuant } from './matmul';
 export { embed, rmsNorm, rope, geluMul, add, attention } from './ops';
 
-/** Load-time repacking. Args: layout (1: Q8_0, 2: Q4_0), src, dst, rows, K. */
+/** Load-time repacking into row quads. Args: layout (Q4_0R4, Q8_0R4, Q4_KR4, Q5_KR4: dequant.ts), src, dst, rows, K. */
 export function repack(tid: i32, nt: i32): void {
   repackRows(tid, nt, iarg(0), parg(1), parg(2), iarg(3), iarg(4));
 }

@@ -13,8 +13,7 @@ import { barrier, farg, grab, iarg, parg, scratch } from './sync';
 import { fma, hsum } from './simd';
 import { quantizeRows } from './quantize';
 import { dotBF16, dotF16, dotF16Prescaled, dotF16Prescaled4, dotF32, prescale } from './fdot';
-import { dotQ4KQuad, dotQ4KQuad4, dotQ4Quad, dotQ4Quad4, dotQ5KQuad, dotQ5KQuad4, dotQ8Quad, dotQ8Quad4, gemmQ4KQuad4, gemmQ4Quad4, gemmQ5KQuad4,
-  gemmQ8Quad4, storeQuad } from './quad';
+import { dotQuadOf, dotQuad4Of, gemmQuad4Of, storeQuad } from './quad';
 import { decodeRow, getF16WeightScale, rowBytes, setF16WeightScale, BF16, F16, F32, Q4_0R4, Q4_KR4, Q5_KR4, Q6_K, Q8_0R4 } from './dequant';
 import { dotQ6K, dotQ6Kx4 } from './kquant';
 import { dotLegacy } from './legacy';
@@ -119,8 +118,9 @@ export function matmulFloat(tid: i32, nt: i32): void {
 
 /**
  * Integer path (Q8_0, Q4_0, Q4_K, Q5_K in row quads; Q4_1, Q5_0, Q5_1, Q6_K in rows). Args: layout, x,
- * xStride, n, K, w, wRows, out, outStride, chunk, xq, xd, xs8, xs16, xw (quantized activations;
- * xw, xi: their int16 copy for Q8_0 and interleaved copy for Q4_0, see quantizeRows, else 0),
+ * xStride, n, K, w, wRows, out, outStride, chunk, xq, xd, xs8, xs16, xw, xi (quantized activations;
+ * xw, xi: their int16 copy for Q8_0 and interleaved copy for Q4_0 / Q4_K / Q5_K, see
+ * quantizeRows, else 0),
  * exact (a repacked weight with subnormal scales, see scales4 in dot.ts), then m − 1 further
  * weights on the same x (fused matmuls: m in arg 17, each as layout, w, wRows, out, outStride,
  * chunk, exact from arg 18 on). x is quantized once;
@@ -172,22 +172,18 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
       }
     }
   } else {
-    // Chunks of row quads (`chunk` is a multiple of 4). `tmp`: the thread's scratch (Q4_K's
-    // unpacked scales, 1 KiB).
-    const q8 = layout == Q8_0R4, k4 = layout == Q4_KR4, k5 = layout == Q5_KR4;
-    const ts = nb << 2, ws = <usize>K << 1;
+    // Chunks of row quads (`chunk` is a multiple of 4). Q8_0 reads the int16 copy of the
+    // activations (xw), the others the int8 quants (xq; GEMM groups: the interleaved copy xi).
+    const q8 = layout == Q8_0R4;
+    const ts = nb << 2, xr = q8 ? xw : xq, xg = q8 ? xw : xi, xstride = q8 ? <usize>K << 1 : <usize>K;
     for (let c = grab(counter); c * chunk < rows; c = grab(counter)) {
       const end = min(rows, (c + 1) * chunk);
       let r0 = c * chunk;
       if (n == 1) {
-        // One token: the chunk as four streams of q quads each (dotQ4Quad4 / dotQ8Quad4), the rest one by one.
+        // One token: the chunk as four streams of q quads each (dotQuad4Of), the rest one by one.
         const q = (end - r0) >> 4, qb = <usize>q * rb, qo = <usize>q << 4;
         for (const s = r0; r0 < s + (q << 2); r0 += 4) {
-          const wq = w + <usize>(r0 >> 2) * rb, o = out + (<usize>r0 << 2);
-          if (q8) dotQ8Quad4(wq, qb, xw, xd, K, exact, o, qo);
-          else if (k4) dotQ4KQuad4(wq, qb, xq, xd, xn, K, o, qo, tmp);
-          else if (k5) dotQ5KQuad4(wq, qb, xq, xd, xn, K, o, qo, tmp);
-          else dotQ4Quad4(wq, qb, xq, xd, xn, K, exact, o, qo);
+          dotQuad4Of(layout, w + <usize>(r0 >> 2) * rb, qb, xr, xd, xn, K, exact, out + (<usize>r0 << 2), qo, tmp);
         }
         r0 += 3 * (q << 2);
       }
@@ -197,20 +193,14 @@ function quantWeight(layout: i32, w: usize, rows: i32, out: usize, os: usize, ch
       let t = 0;
       for (; t + 4 <= n; t += 4) {
         for (let r = r0; r < end; r += 4) {
-          const wq = w + <usize>(r >> 2) * rb, nr = min(4, rows - r), o = out + (<usize>r << 2) + <usize>t * os;
-          if (q8) gemmQ8Quad4(wq, xw + <usize>t * ws, xd + <usize>t * ts, ts, K, exact, o, os, nr);
-          else if (k4) gemmQ4KQuad4(wq, xi + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, ts, K, o, os, nr, tmp);
-          else if (k5) gemmQ5KQuad4(wq, xi + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, ts, K, o, os, nr, tmp);
-          else gemmQ4Quad4(wq, xi + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, ts, K, exact, o, os, nr);
+          gemmQuad4Of(layout, w + <usize>(r >> 2) * rb, xg + <usize>t * xstride, xd + <usize>t * ts, xn + <usize>t * ts, ts, K, exact,
+            out + (<usize>r << 2) + <usize>t * os, os, min(4, rows - r), tmp);
         }
       }
       for (; t < n; t++) {
         for (let r = r0; r < end; r += 4) {
-          const wq = w + <usize>(r >> 2) * rb, nr = min(4, rows - r);
-          const v = q8 ? dotQ8Quad(wq, xw + <usize>t * ws, xd + <usize>t * ts, K, exact)
-            : k4 ? dotQ4KQuad(wq, xq + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, K, tmp)
-            : k5 ? dotQ5KQuad(wq, xq + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, K, tmp)
-            : dotQ4Quad(wq, xq + <usize>t * <usize>K, xd + <usize>t * ts, xn + <usize>t * ts, K, exact);
+          const v = dotQuadOf(layout, w + <usize>(r >> 2) * rb, xr + <usize>t * xstride, xd + <usize>t * ts, xn + <usize>t * ts, K, exact, tmp);
+          const nr = min(4, rows - r);
           storeQuad(out + (<usize>r << 2) + <usize>t * os, v, nr);
         }
       }

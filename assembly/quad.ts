@@ -1,13 +1,14 @@
-// Integer dot products of repacked Q4_0, Q8_0 and Q4_K row quads (layouts in quantize.ts) with
-// Q8_0-quantized activations: one activation row against a quad's four rows (dotQuad), four
+// Integer dot products of repacked Q4_0, Q8_0, Q4_K and Q5_K row quads (layouts in quantize.ts)
+// with Q8_0-quantized activations: one activation row against a quad's four rows (dotQuad), four
 // quads as four streams (dotQuad4, decode), and a group of four activation rows per pass over a
-// quad (gemmQuad4, prompts and batches). Each kernel is one body for the three types (`type` is
-// a constant at every call, so each export compiles to its own loop). Block formulas:
-// ggml_vec_dot_q4_0_q8_0, Σ(q − 8)·x per 32, ggml_vec_dot_q8_0_q8_0, Σ w·x per 32, and Q4_K's
-// per 32-element sub-block (kquad.ts), in integers, each block scaled in float32; the four lanes
-// of every vector are the quad's four rows, so no reduction is needed per block. The loops run
-// over units: Q4_0 / Q8_0 groups of 4 blocks (the last one shorter) behind 8 bytes of scales per
-// block, Q4_K superblocks of 8 sub-blocks behind a 64-byte header.
+// quad (gemmQuad4, prompts and batches). Each kernel is one body for the four layouts; the
+// exports dispatch on the layout and call it with a constant, so each layout compiles to its own
+// loop. Block formulas: ggml_vec_dot_q4_0_q8_0, Σ(q − 8)·x per 32, ggml_vec_dot_q8_0_q8_0,
+// Σ w·x per 32, and Q4_K's / Q5_K's per 32-element sub-block (kquad.ts), in integers, each block
+// scaled in float32; the four lanes of every vector are the quad's four rows, so no reduction is
+// needed per block. The loops run over units: Q4_0 / Q8_0 groups of 4 blocks (the last one
+// shorter) behind 8 bytes of scales per block, K-quant superblocks of 8 sub-blocks behind a
+// 64-byte header.
 //
 // Q4_0: a 16-byte vector holds 4 elements of each row (lo nibbles) and the 4 elements 16
 // further (hi nibbles); one i16x8.relaxed_dot_i8x16_i7x16_s (x64 pmaddubsw, 16 multiply-adds)
@@ -29,6 +30,7 @@ import { fma } from './simd';
 import { scales4, C_F16MASK, C_F16SCALE, C_NIBBLE } from './dot';
 import { keep, touch } from './ahead';
 import { finishK, unpackScales } from './kquad';
+import { Q4_0R4 as Q40, Q8_0R4 as Q80, Q4_KR4 as Q4K, Q5_KR4 as Q5K } from './dequant';
 
 /**
  * Pair sums of 16 products x·u as eight i16 lanes: lane j = x[2j]·u[2j] + x[2j+1]·u[2j+1], x
@@ -69,7 +71,7 @@ import { finishK, unpackScales } from './kquad';
   return i32x4.add(a, i32x4.dot_i16x8_s(v128.load8x8_s(p), x));
 }
 
-const Q40 = 0, Q80 = 1, Q4K = 2, Q5K = 3;
+// Layout ids (dequant.ts), ordered so that `type >= Q4K` means a K-quant.
 
 /** Units of a row of K: groups of 4 blocks (and a shorter last one, maybe empty) or superblocks. */
 // @ts-ignore: decorator
@@ -98,7 +100,7 @@ const Q40 = 0, Q80 = 1, Q4K = 2, Q5K = 3;
 // @ts-ignore: decorator
 @inline function touchUnit(type: i32, p: usize): i32 {
   let t = 0;
-  for (let o: usize = 0; o < (type == Q5K ? 704 : type == Q4K ? 576 : type == Q80 ? 544 : 288); o += 64) t += touch(p + o);
+  for (let o: usize = 0; o < unitBytes(type, 4); o += 64) t += touch(p + o);
   return t;
 }
 
@@ -135,7 +137,7 @@ const Q40 = 0, Q80 = 1, Q4K = 2, Q5K = 3;
 
 /**
  * A quad · one activation row (Q4_0, Q4_K: int8 quants at x, 8·Σx per block at xs; Q8_0: int16
- * pairs at x; scales per block at xd; `tmp`: 256 bytes of scratch for Q4_K): the four rows'
+ * pairs at x; scales per block at xd; `tmp`: 256 bytes of scratch for the K-quants): the four rows'
  * results as f32x4.
  */
 // @ts-ignore: decorator
@@ -195,7 +197,7 @@ const Q40 = 0, Q80 = 1, Q4K = 2, Q5K = 3;
  * 4 KiB pages the hardware prefetcher restarts at every page, and one stream with a dot
  * product's worth of instructions per line leaves the memory system idle part of the time
  * (~+30–40% bandwidth on the 2B shapes, 2 threads, bench/cpu.ts). The streams share every
- * activation load. `tmp`: 1 KiB of scratch for Q4_K.
+ * activation load. `tmp`: 1 KiB of scratch for the K-quants.
  */
 // @ts-ignore: decorator
 @inline function dotQuad4(type: i32, w: usize, stride: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool, out: usize, ostride: usize, tmp: usize): void {
@@ -260,7 +262,7 @@ const Q40 = 0, Q80 = 1, Q4K = 2, Q5K = 3;
 
 /**
  * dotQuad for a group of four activation rows at once, interleaved (see quantizeRows) at xg:
- * Q4_0 / Q4_K per block 128 bytes, vector i = 0..3 at 32i holding row t's elements 4i..4i+3 at
+ * Q4_0 / K-quants per block 128 bytes, vector i = 0..3 at 32i holding row t's elements 4i..4i+3 at
  * 8t and the 4 elements 16 further at 8t + 4; Q8_0 int16 pairs, pair c of row t at 16c + 4t.
  * Scales (and 8·Σx) of row t at d0 (s0) + t·sStride. Each weight vector is unpacked or
  * sign-extended once for all four rows; one pointer walks the activations with constant
@@ -336,46 +338,41 @@ export function storeQuad(p: usize, v: v128, nr: i32): void {
   if (nr > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
-// Q4_0: activations as int8 quants (xq, row stride K), scales xd and 8·Σx xs per block; GEMM groups interleaved.
-export function dotQ4Quad(w: usize, xq: usize, xd: usize, xs: usize, K: i32, exact: bool): v128 {
-  return dotQuad(Q40, w, xq, xd, xs, K, exact, 0);
+// The kernels for a weight of layout Q4_0R4, Q8_0R4, Q4_KR4 or Q5_KR4. Activations: Q8_0 reads
+// int16 pairs (x: row stride 2K, GEMM groups interleaved), the others int8 quants (x: row stride
+// K; GEMM groups interleaved) and 8·Σx per block (xs); all read the scale per block (xd). `exact`:
+// the weight has subnormal Q4_0 / Q8_0 scales (dot.ts scales4); `tmp`: the thread's scratch for
+// the K-quants' unpacked scales (1 KiB). Each layout's kernel is a function of its own: with the
+// four bodies inlined into one function, V8 compiled them ~10–15% slower (GEMM, bench/cpu.ts).
+export function dotQuadOf(layout: i32, w: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool, tmp: usize): v128 {
+  if (layout == Q80) return dotQuad80(w, x, xd, xs, K, exact, tmp);
+  if (layout == Q4K) return dotQuad4K(w, x, xd, xs, K, exact, tmp);
+  if (layout == Q5K) return dotQuad5K(w, x, xd, xs, K, exact, tmp);
+  return dotQuad40(w, x, xd, xs, K, exact, tmp);
 }
-export function dotQ4Quad4(w: usize, stride: usize, xq: usize, xd: usize, xs: usize, K: i32, exact: bool, out: usize, ostride: usize): void {
-  dotQuad4(Q40, w, stride, xq, xd, xs, K, exact, out, ostride, 0);
-}
-export function gemmQ4Quad4(w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, exact: bool, out: usize, os: usize, nr: i32): void {
-  gemmQuad4(Q40, w, xg, d0, s0, sStride, K, exact, out, os, nr, 0);
-}
+function dotQuad40(w: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool, tmp: usize): v128 { return dotQuad(Q40, w, x, xd, xs, K, exact, tmp); }
+function dotQuad80(w: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool, tmp: usize): v128 { return dotQuad(Q80, w, x, xd, xs, K, exact, tmp); }
+function dotQuad4K(w: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool, tmp: usize): v128 { return dotQuad(Q4K, w, x, xd, xs, K, exact, tmp); }
+function dotQuad5K(w: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool, tmp: usize): v128 { return dotQuad(Q5K, w, x, xd, xs, K, exact, tmp); }
 
-// Q8_0: activations as int16 pairs (xw, row stride 2K; GEMM groups interleaved), scales xd per block.
-export function dotQ8Quad(w: usize, xw: usize, xd: usize, K: i32, exact: bool): v128 {
-  return dotQuad(Q80, w, xw, xd, 0, K, exact, 0);
+export function dotQuad4Of(layout: i32, w: usize, stride: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool, out: usize, ostride: usize, tmp: usize): void {
+  if (layout == Q80) streams80(w, stride, x, xd, xs, K, exact, out, ostride, tmp);
+  else if (layout == Q4K) streams4K(w, stride, x, xd, xs, K, exact, out, ostride, tmp);
+  else if (layout == Q5K) streams5K(w, stride, x, xd, xs, K, exact, out, ostride, tmp);
+  else streams40(w, stride, x, xd, xs, K, exact, out, ostride, tmp);
 }
-export function dotQ8Quad4(w: usize, stride: usize, xw: usize, xd: usize, K: i32, exact: bool, out: usize, ostride: usize): void {
-  dotQuad4(Q80, w, stride, xw, xd, 0, K, exact, out, ostride, 0);
-}
-export function gemmQ8Quad4(w: usize, xg: usize, d0: usize, dStride: usize, K: i32, exact: bool, out: usize, os: usize, nr: i32): void {
-  gemmQuad4(Q80, w, xg, d0, 0, dStride, K, exact, out, os, nr, 0);
-}
+function streams40(w: usize, stride: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool, out: usize, ostride: usize, tmp: usize): void { dotQuad4(Q40, w, stride, x, xd, xs, K, exact, out, ostride, tmp); }
+function streams80(w: usize, stride: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool, out: usize, ostride: usize, tmp: usize): void { dotQuad4(Q80, w, stride, x, xd, xs, K, exact, out, ostride, tmp); }
+function streams4K(w: usize, stride: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool, out: usize, ostride: usize, tmp: usize): void { dotQuad4(Q4K, w, stride, x, xd, xs, K, exact, out, ostride, tmp); }
+function streams5K(w: usize, stride: usize, x: usize, xd: usize, xs: usize, K: i32, exact: bool, out: usize, ostride: usize, tmp: usize): void { dotQuad4(Q5K, w, stride, x, xd, xs, K, exact, out, ostride, tmp); }
 
-// Q4_K: activations as for Q4_0; `tmp`: the thread's scratch (256 bytes, 1 KiB for four streams).
-export function dotQ4KQuad(w: usize, xq: usize, xd: usize, xs: usize, K: i32, tmp: usize): v128 {
-  return dotQuad(Q4K, w, xq, xd, xs, K, true, tmp);
+export function gemmQuad4Of(layout: i32, w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, exact: bool, out: usize, os: usize, nr: i32, tmp: usize): void {
+  if (layout == Q80) gemm80(w, xg, d0, s0, sStride, K, exact, out, os, nr, tmp);
+  else if (layout == Q4K) gemm4K(w, xg, d0, s0, sStride, K, exact, out, os, nr, tmp);
+  else if (layout == Q5K) gemm5K(w, xg, d0, s0, sStride, K, exact, out, os, nr, tmp);
+  else gemm40(w, xg, d0, s0, sStride, K, exact, out, os, nr, tmp);
 }
-export function dotQ4KQuad4(w: usize, stride: usize, xq: usize, xd: usize, xs: usize, K: i32, out: usize, ostride: usize, tmp: usize): void {
-  dotQuad4(Q4K, w, stride, xq, xd, xs, K, true, out, ostride, tmp);
-}
-export function gemmQ4KQuad4(w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, out: usize, os: usize, nr: i32, tmp: usize): void {
-  gemmQuad4(Q4K, w, xg, d0, s0, sStride, K, true, out, os, nr, tmp);
-}
-
-// Q5_K: as Q4_K.
-export function dotQ5KQuad(w: usize, xq: usize, xd: usize, xs: usize, K: i32, tmp: usize): v128 {
-  return dotQuad(Q5K, w, xq, xd, xs, K, true, tmp);
-}
-export function dotQ5KQuad4(w: usize, stride: usize, xq: usize, xd: usize, xs: usize, K: i32, out: usize, ostride: usize, tmp: usize): void {
-  dotQuad4(Q5K, w, stride, xq, xd, xs, K, true, out, ostride, tmp);
-}
-export function gemmQ5KQuad4(w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, out: usize, os: usize, nr: i32, tmp: usize): void {
-  gemmQuad4(Q5K, w, xg, d0, s0, sStride, K, true, out, os, nr, tmp);
-}
+function gemm40(w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, exact: bool, out: usize, os: usize, nr: i32, tmp: usize): void { gemmQuad4(Q40, w, xg, d0, s0, sStride, K, exact, out, os, nr, tmp); }
+function gemm80(w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, exact: bool, out: usize, os: usize, nr: i32, tmp: usize): void { gemmQuad4(Q80, w, xg, d0, s0, sStride, K, exact, out, os, nr, tmp); }
+function gemm4K(w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, exact: bool, out: usize, os: usize, nr: i32, tmp: usize): void { gemmQuad4(Q4K, w, xg, d0, s0, sStride, K, exact, out, os, nr, tmp); }
+function gemm5K(w: usize, xg: usize, d0: usize, s0: usize, sStride: usize, K: i32, exact: bool, out: usize, os: usize, nr: i32, tmp: usize): void { gemmQuad4(Q5K, w, xg, d0, s0, sStride, K, exact, out, os, nr, tmp); }

@@ -12,7 +12,7 @@
 // for gemmQ4Quad4 (quad.ts; the other rows are read from qs).
 
 import { grab, barrier } from './sync';
-import { scaleK4, minK4 } from './dequant';
+import { scaleK4, minK4, Q4_KR4, Q5_KR4, Q8_0R4 } from './dequant';
 
 /** The four int16 pairs of v at p, p + 16, p + 32, p + 48. */
 // @ts-ignore: decorator
@@ -200,19 +200,19 @@ export function repackKQuad(q5: bool, r0: usize, r1: usize, r2: usize, r3: usize
 const RESULT: usize = 240;
 
 /**
- * Repacks `rows` GGUF rows at `src` into quads at `dst` (layout 1: Q8_0, 2: Q4_0, 3: Q4_K, 4:
- * Q5_K), quads shared out by chunks; sets RESULT (which the host zeroes first) to 1 if any Q8_0 /
+ * Repacks `rows` GGUF rows at `src` into quads at `dst` of `layout` (Q4_0R4, Q8_0R4, Q4_KR4,
+ * Q5_KR4: dequant.ts), quads shared out by chunks; sets RESULT (which the host zeroes first) to 1 if any Q8_0 /
  * Q4_0 scale is a float16 subnormal (the K-quant kernels always convert exactly).
  */
 export function repack(tid: i32, nt: i32, layout: i32, src: usize, dst: usize, rows: i32, K: i32): void {
-  const q8 = layout == 1;
-  const rb = layout >= 3 ? <usize>(K >> 8) * (layout == 4 ? 176 : 144) : <usize>(K >> 5) * (q8 ? 34 : 18);
+  const q8 = layout == Q8_0R4, kq = layout == Q4_KR4 || layout == Q5_KR4;
+  const rb = kq ? <usize>(K >> 8) * (layout == Q5_KR4 ? 176 : 144) : <usize>(K >> 5) * (q8 ? 34 : 18);
   const quads = (rows + 3) >> 2;
   let sub = false;
   for (let p = grab(0); p < quads; p = grab(0)) {
     const r = p << 2;
     const a = src + <usize>r * rb, b = r + 1 < rows ? a + rb : 0, c = r + 2 < rows ? a + 2 * rb : 0, d = r + 3 < rows ? a + 3 * rb : 0;
-    if (layout >= 3) repackKQuad(layout == 4, a, b, c, d, dst + <usize>p * 4 * rb, K);
+    if (kq) repackKQuad(layout == Q5_KR4, a, b, c, d, dst + <usize>p * 4 * rb, K);
     else sub |= repackQuad(q8, a, b, c, d, dst + <usize>p * 4 * rb, K);
   }
   if (sub) atomic.store<i32>(RESULT, 1);

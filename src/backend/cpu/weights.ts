@@ -121,7 +121,7 @@ function repack(arena: Arena, run: RunOp, layout: number, src: Uint8Array, dst: 
   for (let r = 0; r < rows; r += step) {
     const n = Math.min(step, rows - r);
     arena.u8.set(src.subarray(r * rb, (r + n) * rb), stage);
-    arena.args([layout === LAYOUT_Q8_0R4 ? 1 : layout === LAYOUT_Q4_0R4 ? 2 : layout === LAYOUT_Q4_KR4 ? 3 : 4, stage, dst + r * rb, n, cols]);
+    arena.args([layout, stage, dst + r * rb, n, cols]);
     run(arena, 'repack', n >= 64);
   }
   return arena.i32[RESULT_SLOT] !== 0;
