@@ -1,5 +1,5 @@
-// The constants and float16 scale conversions that every integer kernel shares (Q8_0 and
-// Q4_0: quad.ts, K-quants: kquant.ts, Q4_1/Q5_x: legacy.ts).
+// The constants and float16 scale conversions that every integer kernel shares (Q8_0, Q4_0,
+// Q4_K, Q5_K: quad.ts and kquad.ts; Q6_K: kquant.ts; Q4_1/Q5_0/Q5_1: legacy.ts).
 
 import { CONSTS } from './sync';
 import { F16_RESCALE } from './simd';

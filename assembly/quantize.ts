@@ -8,8 +8,8 @@
 // asked (`wide` ≠ 0, for Q8_0 weights: quad.ts), the same quants as int16 pairs: rows in whole
 // groups of four interleaved (pair c of the group's row t at 16c + 4t, the group where its first
 // row would be), the remaining n mod 4 rows one after another (pair c at 4c); and when asked
-// (`inter` ≠ 0, for Q4_0 weights) the int8 quants of rows in whole groups of four interleaved
-// for gemmQ4Quad4 (quad.ts; the other rows are read from qs).
+// (`inter` ≠ 0, for Q4_0 / Q4_K / Q5_K weights) the int8 quants of rows in whole groups of four
+// interleaved for gemmQuad4 (quad.ts; the other rows are read from qs).
 
 import { grab, barrier } from './sync';
 import { scaleK4, minK4, Q4_KR4, Q5_KR4, Q8_0R4 } from './dequant';
@@ -53,18 +53,19 @@ export function quantizeRows(tid: i32, nt: i32, x: usize, xs: i32, n: i32, K: i3
       const dst = qs + <usize>r * <usize>K + (<usize>b << 5);
       const w0 = i16x8.narrow_i32x4_s(q0, q1), w1 = i16x8.narrow_i32x4_s(q2, q3);
       const w2 = i16x8.narrow_i32x4_s(q4, q5), w3 = i16x8.narrow_i32x4_s(q6, q7);
-      v128.store(dst, i8x16.narrow_i16x8_s(w0, w1));
-      v128.store(dst, i8x16.narrow_i16x8_s(w2, w3), 16);
+      const lo = i8x16.narrow_i16x8_s(w0, w1), hi = i8x16.narrow_i16x8_s(w2, w3);
+      v128.store(dst, lo);
+      v128.store(dst, hi, 16);
       if (inter && r < (n & ~3)) {
-        // Q4_0's copy, rows in whole groups of four: per block 4 × 32 bytes, vector i holding
-        // row t's elements 4i..4i+3 at 8t and 4i+16..4i+19 at 8t + 4 (quad.ts gemmQuad4).
-        const lo = i8x16.narrow_i16x8_s(w0, w1), hi = i8x16.narrow_i16x8_s(w2, w3);
-        const id = inter + <usize>(r & ~3) * <usize>K + (<usize>b << 7) + (<usize>(r & 3) << 3);
+        // The nibble quads' copy (Q4_0, Q4_K, Q5_K), rows in whole groups of four: per block
+        // 4 × 32 bytes, vector i holding row t's elements 4i..4i+3 at 8t and 4i+16..4i+19 at
+        // 8t + 4 (quad.ts gemmQuad4).
+        const ip = inter + <usize>(r & ~3) * <usize>K + (<usize>b << 7) + (<usize>(r & 3) << 3);
         const a = i32x4.shuffle(lo, hi, 0, 4, 1, 5), c = i32x4.shuffle(lo, hi, 2, 6, 3, 7);
-        v128.store64_lane(id, a, 0);
-        v128.store64_lane(id, a, 1, 32);
-        v128.store64_lane(id, c, 0, 64);
-        v128.store64_lane(id, c, 1, 96);
+        v128.store64_lane(ip, a, 0);
+        v128.store64_lane(ip, a, 1, 32);
+        v128.store64_lane(ip, c, 0, 64);
+        v128.store64_lane(ip, c, 1, 96);
       }
       if (wide) {
         if (r < (n & ~3)) {

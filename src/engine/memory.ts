@@ -159,7 +159,8 @@ export function estimateMemory(config: GemmaConfig, weights: WeightFootprint, o:
   const scratch = rows * (3 * c.hiddenSize + 2 * q + 2 * kv + 2 * c.intermediateSize) * 4;
   const threads = cpu ? Math.max(1, o.threads ?? os.availableParallelism()) : 1;
   // CPU backend: activations quantized to 8 bits (+ block scales; Q8_0 weights read a 16-bit
-  // copy, Q4_0 weights an interleaved 8-bit one), per-thread weight panels and attention scores.
+  // copy, Q4_0 / Q4_K / Q5_K weights an interleaved 8-bit one), per-thread weight panels and
+  // attention scores.
   const widest = Math.max(c.hiddenSize, q, c.intermediateSize);
   const copies = (weights.types.Q8_0 ? 2 : 0) + (weights.types.Q4_0 || weights.types.Q4_K || weights.types.Q5_K ? 1 : 0);
   const cpuScratch = cpu ? rows * widest * (1 + 8 / 32 + copies) + threads * 4 * (widest + ctx) * 4 : 0;

@@ -32,10 +32,10 @@ import { Arenas, type Shard } from './arenas.js';
 import { Pool, type OpName } from './pool.js';
 import { ropeTable } from './rope-table.js';
 import { createWeight, CpuWeight, LAYOUT_Q4_0R4, LAYOUT_Q4_KR4, LAYOUT_Q5_KR4, LAYOUT_Q8_0R4, SUPPORTED } from './weights.js';
+import type { KernelModule } from './wasm.js';
 
 /** Layouts whose four-row kernels read the interleaved int8 activation copy (assembly/quad.ts). */
 const NIBBLE_QUADS: ReadonlySet<number> = new Set([LAYOUT_Q4_0R4, LAYOUT_Q4_KR4, LAYOUT_Q5_KR4]);
-import type { KernelModule } from './wasm.js';
 
 class CpuTensor implements Tensor {
   freed = false;
