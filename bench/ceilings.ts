@@ -33,10 +33,10 @@
 import { cpus } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import asc from 'assemblyscript/asc';
 import { Wasm } from '../src/backend/cpu/wasm-api.js';
+import { setFlags } from '../src/backend/cpu/wasm.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -64,11 +64,9 @@ if (built.error) {
   throw built.error;
 }
 const wasm = out['ceilings.wasm'] as Uint8Array;
-// As src/backend/cpu/wasm.ts: relaxed SIMD is behind a flag in Node 20, and the optimizing
-// compiler must compile every function up front (a long first call would otherwise run at the
-// baseline compiler's speed). Set before compiling; the workers started below inherit them.
-if (!Wasm.validate(wasm)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-v8.setFlagsFromString('--no-liftoff');
+// The CPU backend's V8 flags (relaxed SIMD, optimizing compiler up front); the workers started
+// below inherit them.
+setFlags(wasm);
 if (!Wasm.validate(wasm)) throw new Error('this runtime does not support relaxed SIMD');
 const module = new Wasm.Module(wasm);
 

@@ -27,7 +27,11 @@ function bytes(file: string): Uint8Array {
   }
 }
 
-function setFlags(relaxed: Uint8Array): void {
+/**
+ * Sets the V8 flags the kernels need, once per process, before any module is compiled (`relaxed`:
+ * a module using relaxed SIMD, to test whether the runtime already has it).
+ */
+export function setFlags(relaxed: Uint8Array): void {
   if (flagsSet) return;
   flagsSet = true;
   // Node 20 (V8 11.3) has relaxed SIMD behind a flag; later versions ship it. Flags must be set
